@@ -1,0 +1,19 @@
+export { CLARA_CONFIG, ClaraConfigModule } from './config.module.js';
+export {
+  type AuthConfig,
+  type ClaraConfig,
+  configSchema,
+  type DatabaseConfig,
+  DEVELOPMENT_JWT_SECRET,
+  type HttpConfig,
+} from './config.schema.js';
+export { ENV_MAPPING, SECRET_KEYS } from './env-mapping.js';
+export {
+  type ConfigProblem,
+  ConfigError,
+  type Environment,
+  ENVIRONMENTS,
+  parseEnvironment,
+} from './environment.js';
+export { loadConfig, type LoadConfigOptions } from './load-config.js';
+export { REDACTED, redactConfig, redactUrlPassword } from './redact.js';

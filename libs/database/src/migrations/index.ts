@@ -1,0 +1,4 @@
+import { AuditLog1764158400000 } from './1764158400000-audit-log.js';
+
+/** Every migration, oldest first. Add new ones at the end; never edit a released one. */
+export const MIGRATIONS = [AuditLog1764158400000];

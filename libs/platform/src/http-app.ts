@@ -1,0 +1,152 @@
+import { type DynamicModule, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { AuditService, isAuditable } from '@clara/audit';
+import { type AuthenticatedRequest, BEARER_SCHEME } from '@clara/auth';
+import { createLogger, PinoNestLogger, requestIdFrom, runWithRequestContext } from '@clara/common';
+import type { ClaraConfig } from '@clara/config';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger as Pino } from 'pino';
+
+import type { AuditedRequest } from './audit-resource.interceptor.js';
+import { MetricsService } from './metrics.service.js';
+import { CLARA_VERSION } from './status.controller.js';
+
+export type ServiceName = 'training' | 'datasets';
+
+export interface HttpAppOptions {
+  service: ServiceName;
+  config: ClaraConfig;
+  /** Replaces the pino logger (tests capture lines with it). */
+  logger?: Pino;
+}
+
+type ClaraRequest = FastifyRequest & AuthenticatedRequest & AuditedRequest;
+
+const SERVICE_DESCRIPTIONS: Record<ServiceName, string> = {
+  training: 'Training jobs, the job queue, workers and live job events.',
+  datasets: 'Corpus ingest, hybrid search, versioned datasets and exports.',
+};
+
+/**
+ * Builds a service exactly as production runs it (main.ts and the e2e tests both call
+ * this): Fastify, request ids, pino, audit, metrics, the API prefix and Swagger UI.
+ */
+export async function createHttpApp(
+  rootModule: DynamicModule,
+  options: HttpAppOptions,
+): Promise<NestFastifyApplication> {
+  const { config, service } = options;
+  const logger =
+    options.logger ?? createLogger({ level: config.log.level, format: config.log.format, service });
+  const adapter = new FastifyAdapter({
+    logger: false,
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
+    genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => requestIdFrom(request.headers['x-request-id']),
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule, adapter, {
+    logger: new PinoNestLogger(logger),
+    bufferLogs: false,
+    abortOnError: false,
+  });
+  app.setGlobalPrefix(`api/${service}`, { exclude: ['health/live', 'health/ready', 'metrics'] });
+  app.enableShutdownHooks();
+  installHooks(app, logger);
+  setUpSwagger(app, service);
+  await app.init();
+  return app;
+}
+
+function installHooks(app: NestFastifyApplication, logger: Pino): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  const audit = app.get(AuditService);
+  const metrics = app.get(MetricsService);
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    runWithRequestContext({ requestId: request.id }, done);
+  });
+
+  // Written before the response leaves, so a client that saw the response can rely on
+  // its audit entry existing.
+  fastify.addHook('onSend', async (request: ClaraRequest, reply: FastifyReply, payload) => {
+    if (!isAuditable(request.method, reply.statusCode)) return payload;
+    const params = (request.params ?? {}) as Record<string, unknown>;
+    const principal = request.principal;
+    await audit.record({
+      subject: principal?.subject ?? null,
+      roles: principal?.roles ?? [],
+      action: request.auditTarget?.action ?? `${request.method} ${routeOf(request)}`,
+      resourceType: request.auditTarget?.resourceType ?? null,
+      resourceId:
+        request.auditResourceId ?? (typeof params.id === 'string' ? params.id : null),
+      statusCode: reply.statusCode,
+      method: request.method,
+      path: request.url.split('?')[0],
+      requestId: request.id,
+      clientAddress: request.ip ?? null,
+    });
+    return payload;
+  });
+
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observeRequest(request.method, routeOf(request), reply.statusCode, seconds);
+    const line = {
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+    };
+    if (reply.statusCode >= 500) logger.error(line, 'request failed');
+    else logger.debug(line, 'request completed');
+    done();
+  });
+}
+
+function routeOf(request: FastifyRequest): string {
+  return request.routeOptions?.url ?? 'unmatched';
+}
+
+/** Swagger UI at `/docs`, the OpenAPI document at `/docs-json`. */
+function setUpSwagger(app: NestFastifyApplication, service: ServiceName): OpenAPIObject {
+  const document = buildOpenApiDocument(app, service);
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    yamlDocumentUrl: 'docs-yaml',
+    useGlobalPrefix: false,
+    swaggerOptions: { persistAuthorization: true },
+  });
+  return document;
+}
+
+export function buildOpenApiDocument(app: NestFastifyApplication, service: ServiceName): OpenAPIObject {
+  const builder = new DocumentBuilder()
+    .setTitle(`Clara ${service} API`)
+    .setDescription(
+      `${SERVICE_DESCRIPTIONS[service]} Errors are RFC 9457 problem+json. Get a development token with \`npm run token -- --role trainer\` and press Authorize.`,
+    )
+    .setVersion(CLARA_VERSION)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, BEARER_SCHEME)
+    .build();
+  return SwaggerModule.createDocument(app, builder, {
+    operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
+  });
+}
+
+/** main.ts of an HTTP service: build, listen, log where. */
+export async function runHttpService(
+  rootModule: DynamicModule,
+  options: HttpAppOptions,
+  port: number,
+): Promise<NestFastifyApplication> {
+  const app = await createHttpApp(rootModule, options);
+  await app.listen({ port, host: options.config.http.host });
+  new Logger('Clara').log(
+    `${options.service} service listening on http://${options.config.http.host}:${port} (docs at /docs)`,
+  );
+  return app;
+}

@@ -1,0 +1,47 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ForReaders } from '@clara/auth';
+import { CLARA_CONFIG, type ClaraConfig } from '@clara/config';
+import { databaseEngine } from '@clara/database';
+
+import { SERVICE_NAME } from './platform.tokens.js';
+import { ServiceProbes } from './service-probes.js';
+
+export class ServiceStatusDto {
+  @ApiProperty({ example: 'training' }) service!: string;
+  @ApiProperty() version!: string;
+  @ApiProperty({ enum: ['development', 'production', 'testing'] }) environment!: string;
+  @ApiProperty({ enum: ['sqlite', 'postgres'] }) database!: string;
+  @ApiProperty() uptime_seconds!: number;
+  @ApiProperty({ description: 'ISO-8601 UTC' }) started_at!: string;
+  [feature: string]: unknown;
+}
+
+const STARTED_AT = new Date();
+export const CLARA_VERSION = '0.1.0';
+
+@ApiTags('status')
+@Controller('status')
+export class StatusController {
+  constructor(
+    @Inject(SERVICE_NAME) private readonly service: string,
+    @Inject(CLARA_CONFIG) private readonly config: ClaraConfig,
+    private readonly probes: ServiceProbes,
+  ) {}
+
+  @Get()
+  @ForReaders()
+  @ApiOperation({ operationId: 'getStatus', summary: "The service's state and workload" })
+  @ApiOkResponse({ type: ServiceStatusDto })
+  async status(): Promise<ServiceStatusDto> {
+    return {
+      service: this.service,
+      version: CLARA_VERSION,
+      environment: this.config.environment,
+      database: databaseEngine(this.config.database),
+      uptime_seconds: Math.round((Date.now() - STARTED_AT.getTime()) / 1000),
+      started_at: STARTED_AT.toISOString(),
+      ...(await this.probes.collectStatus()),
+    };
+  }
+}
