@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 
-import { loadConfig } from '@clara/config';
-import { runHttpService } from '@clara/platform';
+import { runHttpService, withConfig } from '@clara/platform';
 
 import { DatasetsAppModule } from './datasets-app.module.js';
 
-const config = loadConfig();
-await runHttpService(DatasetsAppModule.forRoot(config), { service: 'datasets', config }, config.http.datasetsPort);
+await withConfig((config) =>
+  runHttpService(DatasetsAppModule.forRoot(config), { service: 'datasets', config }, config.http.datasetsPort),
+);

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 
-import { loadConfig } from '@clara/config';
-import { runHttpService } from '@clara/platform';
+import { runHttpService, withConfig } from '@clara/platform';
 
 import { TrainingAppModule } from './training-app.module.js';
 
-const config = loadConfig();
-await runHttpService(TrainingAppModule.forRoot(config), { service: 'training', config }, config.http.trainingPort);
+await withConfig((config) =>
+  runHttpService(TrainingAppModule.forRoot(config), { service: 'training', config }, config.http.trainingPort),
+);

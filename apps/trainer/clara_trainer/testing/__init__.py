@@ -1,0 +1,1 @@
+"""Helpers for tests: a tiny, deterministic Llama model built locally (no downloads)."""
