@@ -9,11 +9,15 @@ const services = [
 ];
 
 for (const app of ['training', 'datasets', 'cli']) {
-  const build = spawnSync('npx', ['nest', 'build', app], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const build = spawnSync('npx', ['nest', 'build', app], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 // Migrate once up front so the two services never start on a half-migrated file.
-const migrate = spawnSync('node', ['dist/apps/cli/apps/cli/src/main.js', 'migrate'], { stdio: 'inherit' });
+const migrate = spawnSync('node', ['dist/apps/cli/apps/cli/src/main.js', 'migrate'], {
+  stdio: 'inherit',
+});
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 const children = services.map(([name, entry]) => {
@@ -31,9 +35,9 @@ let stopping = false;
 function stop(code = 0) {
   stopping = true;
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.on('exit', r)) : null))).then(() =>
-    process.exit(code),
-  );
+  Promise.all(
+    children.map((c) => (c.exitCode === null ? new Promise((r) => c.on('exit', r)) : null)),
+  ).then(() => process.exit(code));
 }
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));

@@ -27,16 +27,32 @@ describe('JWKS (Keycloak-style) tokens', () => {
   });
 
   const status = (token: string) =>
-    t.app.inject({ method: 'GET', url: '/api/training/status', headers: { authorization: `Bearer ${token}` } });
+    t.app.inject({
+      method: 'GET',
+      url: '/api/training/status',
+      headers: { authorization: `Bearer ${token}` },
+    });
 
   it('accepts RS256 and ES256 tokens from the published keys', async () => {
-    expect((await status(await idp.token({ roles: ['analyst'] }, { alg: 'RS256' }))).statusCode).toBe(200);
-    expect((await status(await idp.token({ roles: ['analyst'] }, { alg: 'ES256' }))).statusCode).toBe(200);
+    expect(
+      (await status(await idp.token({ roles: ['analyst'] }, { alg: 'RS256' }))).statusCode,
+    ).toBe(200);
+    expect(
+      (await status(await idp.token({ roles: ['analyst'] }, { alg: 'ES256' }))).statusCode,
+    ).toBe(200);
   });
 
   it('reads client roles from resource_access.<client id>', async () => {
-    const ok = await idp.token({ roles: ['analyst'], roleClaim: 'resource_access', clientId: 'clara-api' });
-    const otherClient = await idp.token({ roles: ['admin'], roleClaim: 'resource_access', clientId: 'someone-else' });
+    const ok = await idp.token({
+      roles: ['analyst'],
+      roleClaim: 'resource_access',
+      clientId: 'clara-api',
+    });
+    const otherClient = await idp.token({
+      roles: ['admin'],
+      roleClaim: 'resource_access',
+      clientId: 'someone-else',
+    });
     expect((await status(ok)).statusCode).toBe(200);
     expect((await status(otherClient)).json()).toMatchObject({ status: 403, code: 'no_role' });
   });
@@ -64,14 +80,26 @@ describe('JWKS (Keycloak-style) tokens', () => {
       .setAudience(TEST_AUDIENCE)
       .setExpirationTime(now + 600)
       .sign(publicKeyAsSecret);
-    expect((await status(confused)).json()).toMatchObject({ status: 401, code: 'algorithm_not_allowed' });
+    expect((await status(confused)).json()).toMatchObject({
+      status: 401,
+      code: 'algorithm_not_allowed',
+    });
     const devToken = await hs256Token({ roles: ['admin'], iss: idp.issuer });
-    expect((await status(devToken)).json()).toMatchObject({ status: 401, code: 'algorithm_not_allowed' });
+    expect((await status(devToken)).json()).toMatchObject({
+      status: 401,
+      code: 'algorithm_not_allowed',
+    });
   });
 
   it('refuses expired tokens and the wrong issuer', async () => {
-    expect((await status(await idp.token({ roles: ['admin'], expiresIn: -600 }))).json()).toMatchObject({ code: 'token_expired' });
-    expect((await status(await idp.token({ roles: ['admin'], iss: 'https://elsewhere/realms/x' }))).json()).toMatchObject({
+    expect(
+      (await status(await idp.token({ roles: ['admin'], expiresIn: -600 }))).json(),
+    ).toMatchObject({ code: 'token_expired' });
+    expect(
+      (
+        await status(await idp.token({ roles: ['admin'], iss: 'https://elsewhere/realms/x' }))
+      ).json(),
+    ).toMatchObject({
       code: 'invalid_token_claims',
     });
   });
@@ -80,12 +108,19 @@ describe('JWKS (Keycloak-style) tokens', () => {
 describe('auth disabled (testing environment only)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ env: { CLARA_AUTH_ENABLED: 'false' }, controllers: [FixtureController] });
+    t = await startTestApp({
+      env: { CLARA_AUTH_ENABLED: 'false' },
+      controllers: [FixtureController],
+    });
   });
   afterAll(() => t.close());
 
   it('serves every route as the fixed, clearly named test principal and audits it so', async () => {
-    const res = await t.app.inject({ method: 'GET', url: '/api/training/audit', headers: { 'x-request-id': 'no-auth-1' } });
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/api/training/audit',
+      headers: { 'x-request-id': 'no-auth-1' },
+    });
     expect(res.statusCode).toBe(200);
     const post = await t.app.inject({
       method: 'POST',
@@ -94,7 +129,10 @@ describe('auth disabled (testing environment only)', () => {
       payload: { name: 'no-auth', settings: { level: 1 } },
     });
     expect(post.statusCode).toBe(201);
-    const audit = await t.app.inject({ method: 'GET', url: '/api/training/audit?request_id=no-auth-2' });
+    const audit = await t.app.inject({
+      method: 'GET',
+      url: '/api/training/audit?request_id=no-auth-2',
+    });
     expect(audit.json<{ data: unknown[] }>().data).toEqual([
       expect.objectContaining({ subject: 'auth-disabled-test-principal', outcome: 'success' }),
     ]);

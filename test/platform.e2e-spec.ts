@@ -23,7 +23,13 @@ describe.each(testEngines())('platform on %s', (engine) => {
   });
   afterAll(() => t.close());
 
-  const call = (method: 'GET' | 'POST', url: string, token?: string, body?: unknown, headers: Record<string, string> = {}) =>
+  const call = (
+    method: 'GET' | 'POST',
+    url: string,
+    token?: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) =>
     t.app.inject({
       method,
       url,
@@ -49,7 +55,9 @@ describe.each(testEngines())('platform on %s', (engine) => {
       await call('GET', '/health/live');
       const res = await call('GET', '/metrics');
       expect(res.headers['content-type']).toContain('text/plain');
-      expect(res.body).toMatch(/clara_http_requests_total\{method="GET",route="\/health\/live",status="200"\} \d+/);
+      expect(res.body).toMatch(
+        /clara_http_requests_total\{method="GET",route="\/health\/live",status="200"\} \d+/,
+      );
       expect(res.body).toContain('clara_http_request_duration_seconds_bucket');
       expect(res.body).toContain('clara_process_resident_memory_bytes');
     });
@@ -59,7 +67,10 @@ describe.each(testEngines())('platform on %s', (engine) => {
         components: { securitySchemes: Record<string, unknown> };
         paths: Record<string, Record<string, { security?: unknown[] }>>;
       }>();
-      expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+      expect(doc.components.securitySchemes.bearer).toMatchObject({
+        type: 'http',
+        scheme: 'bearer',
+      });
       expect(doc.paths[`${PREFIX}/audit`].get.security).toEqual([{ bearer: [] }]);
       expect(doc.paths[`${PREFIX}/status`]).toBeDefined();
       const ui = await call('GET', '/docs');
@@ -70,13 +81,19 @@ describe.each(testEngines())('platform on %s', (engine) => {
     it('reports the service status to any role', async () => {
       const res = await call('GET', `${PREFIX}/status`, analyst);
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toMatchObject({ service: 'training', environment: 'testing', database: engine });
+      expect(res.json()).toMatchObject({
+        service: 'training',
+        environment: 'testing',
+        database: engine,
+      });
     });
   });
 
   describe('request ids', () => {
     it('echoes a client request id and puts it on every log line of the request', async () => {
-      const res = await call('GET', '/api/training/fixtures/boom', analyst, undefined, { 'x-request-id': 'req-echo-123' });
+      const res = await call('GET', '/api/training/fixtures/boom', analyst, undefined, {
+        'x-request-id': 'req-echo-123',
+      });
       expect(res.headers['x-request-id']).toBe('req-echo-123');
       const lines = t.logs.lines.filter((l) => l.request_id === 'req-echo-123');
       expect(lines.length).toBeGreaterThanOrEqual(2);
@@ -86,24 +103,41 @@ describe.each(testEngines())('platform on %s', (engine) => {
     it('generates one when absent and replaces unsafe ones', async () => {
       const generated = await call('GET', '/health/live');
       expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-      const unsafe = await call('GET', '/health/live', undefined, undefined, { 'x-request-id': 'bad id\nwith newline' });
+      const unsafe = await call('GET', '/health/live', undefined, undefined, {
+        'x-request-id': 'bad id\nwith newline',
+      });
       expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     });
   });
 
   describe('problem+json', () => {
     it('400 names every bad field, nested ones by path', async () => {
-      const res = await call('POST', `${PREFIX}/fixtures/items`, trainer, { name: 'x', settings: { level: 99 }, extra: 1 });
+      const res = await call('POST', `${PREFIX}/fixtures/items`, trainer, {
+        name: 'x',
+        settings: { level: 99 },
+        extra: 1,
+      });
       expect(res.statusCode).toBe(400);
       expect(res.headers['content-type']).toContain('application/problem+json');
       const problem = res.json<{ errors: { field: string; in: string }[] }>();
-      expect(problem).toMatchObject({ status: 400, code: 'validation_failed', title: 'Bad Request', request_id: res.headers['x-request-id'] });
-      expect(problem.errors.map((e) => e.field).sort()).toEqual(['extra', 'name', 'settings.level']);
+      expect(problem).toMatchObject({
+        status: 400,
+        code: 'validation_failed',
+        title: 'Bad Request',
+        request_id: res.headers['x-request-id'],
+      });
+      expect(problem.errors.map((e) => e.field).sort()).toEqual([
+        'extra',
+        'name',
+        'settings.level',
+      ]);
       expect(problem.errors.every((e) => e.in === 'body')).toBe(true);
     });
 
     it('400 for malformed JSON', async () => {
-      const res = await call('POST', `${PREFIX}/fixtures/items`, trainer, '{"name":', { 'content-type': 'application/json' });
+      const res = await call('POST', `${PREFIX}/fixtures/items`, trainer, '{"name":', {
+        'content-type': 'application/json',
+      });
       expect(res.statusCode).toBe(400);
       expect(res.headers['content-type']).toContain('application/problem+json');
     });
@@ -111,7 +145,11 @@ describe.each(testEngines())('platform on %s', (engine) => {
     it('404 for an unknown route', async () => {
       const res = await call('GET', `${PREFIX}/nothing-here`, analyst);
       expect(res.statusCode).toBe(404);
-      expect(res.json()).toMatchObject({ status: 404, type: expect.stringContaining('/problems/'), request_id: expect.any(String) });
+      expect(res.json()).toMatchObject({
+        status: 404,
+        type: expect.stringContaining('/problems/'),
+        request_id: expect.any(String),
+      });
     });
 
     it('500 says nothing internal and carries the request id the log line has', async () => {
@@ -121,14 +159,22 @@ describe.each(testEngines())('platform on %s', (engine) => {
       expect(res.body).not.toContain('at ');
       const problem = res.json<{ request_id: string; code: string }>();
       expect(problem.code).toBe('internal_error');
-      const logged = t.logs.lines.find((l) => l.request_id === problem.request_id && l.level === 50);
+      const logged = t.logs.lines.find(
+        (l) => l.request_id === problem.request_id && l.level === 50,
+      );
       expect(logged).toBeDefined();
     });
   });
 
   describe('audit', () => {
     it('records a successful mutation with subject, roles, resource and request id', async () => {
-      const res = await call('POST', `${PREFIX}/fixtures/items`, trainer, { name: 'first', settings: { level: 2 } }, { 'x-request-id': `audit-ok-${engine}` });
+      const res = await call(
+        'POST',
+        `${PREFIX}/fixtures/items`,
+        trainer,
+        { name: 'first', settings: { level: 2 } },
+        { 'x-request-id': `audit-ok-${engine}` },
+      );
       expect(res.statusCode).toBe(201);
       const [entry] = await auditFor(`audit-ok-${engine}`);
       expect(entry).toMatchObject({
@@ -148,36 +194,79 @@ describe.each(testEngines())('platform on %s', (engine) => {
     });
 
     it('records a 401 (no subject) and a 403 (who was refused)', async () => {
-      await call('GET', `${PREFIX}/audit`, undefined, undefined, { 'x-request-id': `audit-401-${engine}` });
-      await call('GET', `${PREFIX}/audit`, analyst, undefined, { 'x-request-id': `audit-403-${engine}` });
+      await call('GET', `${PREFIX}/audit`, undefined, undefined, {
+        'x-request-id': `audit-401-${engine}`,
+      });
+      await call('GET', `${PREFIX}/audit`, analyst, undefined, {
+        'x-request-id': `audit-403-${engine}`,
+      });
       expect(await auditFor(`audit-401-${engine}`)).toEqual([
-        expect.objectContaining({ subject: null, outcome: 'denied', status_code: 401, action: 'audit.list' }),
+        expect.objectContaining({
+          subject: null,
+          outcome: 'denied',
+          status_code: 401,
+          action: 'audit.list',
+        }),
       ]);
       expect(await auditFor(`audit-403-${engine}`)).toEqual([
-        expect.objectContaining({ subject: 'bob', roles: ['analyst'], outcome: 'denied', status_code: 403 }),
+        expect.objectContaining({
+          subject: 'bob',
+          roles: ['analyst'],
+          outcome: 'denied',
+          status_code: 403,
+        }),
       ]);
     });
 
     it('records a failed mutation and does not record reads', async () => {
-      await call('POST', `${PREFIX}/fixtures/items`, trainer, {}, { 'x-request-id': `audit-bad-${engine}` });
-      await call('GET', `${PREFIX}/fixtures/items/abc`, analyst, undefined, { 'x-request-id': `audit-read-${engine}` });
-      expect(await auditFor(`audit-bad-${engine}`)).toEqual([expect.objectContaining({ outcome: 'failure', status_code: 400 })]);
+      await call(
+        'POST',
+        `${PREFIX}/fixtures/items`,
+        trainer,
+        {},
+        { 'x-request-id': `audit-bad-${engine}` },
+      );
+      await call('GET', `${PREFIX}/fixtures/items/abc`, analyst, undefined, {
+        'x-request-id': `audit-read-${engine}`,
+      });
+      expect(await auditFor(`audit-bad-${engine}`)).toEqual([
+        expect.objectContaining({ outcome: 'failure', status_code: 400 }),
+      ]);
       expect(await auditFor(`audit-read-${engine}`)).toEqual([]);
     });
 
     it('is admin-only, paginated newest first, filterable, and cannot be changed through the API', async () => {
-      for (let i = 0; i < 3; i++) await call('POST', `${PREFIX}/fixtures/items`, trainer, { name: `n${i}`, settings: { level: 1 } });
+      for (let i = 0; i < 3; i++)
+        await call('POST', `${PREFIX}/fixtures/items`, trainer, {
+          name: `n${i}`,
+          settings: { level: 1 },
+        });
       const first = await call('GET', `${PREFIX}/audit?limit=2&subject=alice`, admin);
-      const page = first.json<{ data: { occurred_at: string; subject: string }[]; next_cursor: string; has_more: boolean }>();
+      const page = first.json<{
+        data: { occurred_at: string; subject: string }[];
+        next_cursor: string;
+        has_more: boolean;
+      }>();
       expect(page.data).toHaveLength(2);
       expect(page.has_more).toBe(true);
       expect(page.data.every((e) => e.subject === 'alice')).toBe(true);
       expect(page.data[0].occurred_at >= page.data[1].occurred_at).toBe(true);
-      const second = await call('GET', `${PREFIX}/audit?limit=2&subject=alice&cursor=${page.next_cursor}`, admin);
+      const second = await call(
+        'GET',
+        `${PREFIX}/audit?limit=2&subject=alice&cursor=${page.next_cursor}`,
+        admin,
+      );
       expect(second.json<{ data: unknown[] }>().data.length).toBeGreaterThan(0);
-      expect((await call('GET', `${PREFIX}/audit?cursor=garbage`, admin)).json()).toMatchObject({ status: 400, errors: [{ field: 'cursor' }] });
+      expect((await call('GET', `${PREFIX}/audit?cursor=garbage`, admin)).json()).toMatchObject({
+        status: 400,
+        errors: [{ field: 'cursor' }],
+      });
       for (const method of ['DELETE', 'PUT', 'PATCH'] as const) {
-        const res = await t.app.inject({ method, url: `${PREFIX}/audit`, headers: { authorization: `Bearer ${admin}` } });
+        const res = await t.app.inject({
+          method,
+          url: `${PREFIX}/audit`,
+          headers: { authorization: `Bearer ${admin}` },
+        });
         expect(res.statusCode).toBe(404);
       }
     });
@@ -199,36 +288,63 @@ describe.each(testEngines())('platform on %s', (engine) => {
     it('refuses a tampered token', async () => {
       const token = await hs256Token({ roles: ['analyst'] });
       const [h, p, s] = token.split('.');
-      const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), realm_access: { roles: ['admin'] } })).toString('base64url');
-      expect((await status(`${h}.${forged}.${s}`)).json()).toMatchObject({ code: 'invalid_signature' });
+      const forged = Buffer.from(
+        JSON.stringify({
+          ...JSON.parse(Buffer.from(p, 'base64url').toString()),
+          realm_access: { roles: ['admin'] },
+        }),
+      ).toString('base64url');
+      expect((await status(`${h}.${forged}.${s}`)).json()).toMatchObject({
+        code: 'invalid_signature',
+      });
     });
 
     it('refuses a token signed with another secret', async () => {
-      const res = await status(await hs256Token({ roles: ['admin'] }, 'another-secret-another-secret-0000'));
+      const res = await status(
+        await hs256Token({ roles: ['admin'] }, 'another-secret-another-secret-0000'),
+      );
       expect(res.json()).toMatchObject({ status: 401, code: 'invalid_signature' });
     });
 
     it('refuses an expired token (beyond the clock tolerance), accepts one within it', async () => {
-      expect((await status(await hs256Token({ roles: ['analyst'], expiresIn: -120 }))).json()).toMatchObject({ code: 'token_expired' });
-      expect((await status(await hs256Token({ roles: ['analyst'], expiresIn: -5 }))).statusCode).toBe(200);
+      expect(
+        (await status(await hs256Token({ roles: ['analyst'], expiresIn: -120 }))).json(),
+      ).toMatchObject({ code: 'token_expired' });
+      expect(
+        (await status(await hs256Token({ roles: ['analyst'], expiresIn: -5 }))).statusCode,
+      ).toBe(200);
     });
 
     it('refuses a wrong issuer or audience', async () => {
-      expect((await status(await hs256Token({ roles: ['analyst'], iss: 'evil' }))).json()).toMatchObject({ code: 'invalid_token_claims' });
-      expect((await status(await hs256Token({ roles: ['analyst'], aud: 'other-app' }))).json()).toMatchObject({ code: 'invalid_token_claims' });
+      expect(
+        (await status(await hs256Token({ roles: ['analyst'], iss: 'evil' }))).json(),
+      ).toMatchObject({ code: 'invalid_token_claims' });
+      expect(
+        (await status(await hs256Token({ roles: ['analyst'], aud: 'other-app' }))).json(),
+      ).toMatchObject({ code: 'invalid_token_claims' });
     });
 
     it('403 for a valid token without a Clara role; unknown roles are ignored', async () => {
-      const res = await status(await hs256Token({ roles: ['offline_access', 'uma_authorization'] }));
+      const res = await status(
+        await hs256Token({ roles: ['offline_access', 'uma_authorization'] }),
+      );
       expect(res.statusCode).toBe(403);
       expect(res.json()).toMatchObject({ code: 'no_role' });
     });
 
     it('reads roles from realm_access, resource_access.<client> and roles', async () => {
-      expect((await status(await hs256Token({ roles: ['analyst'], roleClaim: 'roles' }))).statusCode).toBe(200);
-      expect((await status(await hs256Token({ roles: ['analyst'], roleClaim: 'realm_access' }))).statusCode).toBe(200);
+      expect(
+        (await status(await hs256Token({ roles: ['analyst'], roleClaim: 'roles' }))).statusCode,
+      ).toBe(200);
+      expect(
+        (await status(await hs256Token({ roles: ['analyst'], roleClaim: 'realm_access' })))
+          .statusCode,
+      ).toBe(200);
       // No client id is configured in this app, so client roles grant nothing here.
-      expect((await status(await hs256Token({ roles: ['analyst'], roleClaim: 'resource_access' }))).statusCode).toBe(403);
+      expect(
+        (await status(await hs256Token({ roles: ['analyst'], roleClaim: 'resource_access' })))
+          .statusCode,
+      ).toBe(403);
     });
 
     it('closes a route that declares no roles, even for admins', async () => {
@@ -243,7 +359,10 @@ describe.each(testEngines())('platform on %s', (engine) => {
       expect((await call('POST', `${PREFIX}/fixtures/items`, admin, body)).statusCode).toBe(201);
       const denied = await call('POST', `${PREFIX}/fixtures/items`, analyst, body);
       expect(denied.statusCode).toBe(403);
-      expect(denied.json()).toMatchObject({ code: 'insufficient_role', required_roles: ['trainer', 'admin'] });
+      expect(denied.json()).toMatchObject({
+        code: 'insufficient_role',
+        required_roles: ['trainer', 'admin'],
+      });
     });
   });
 });

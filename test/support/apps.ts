@@ -51,7 +51,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const logger = createLogger({ level: 'debug', format: 'json', service }, logs.stream);
   const root: DynamicModule = options.rootModule
     ? options.rootModule(config)
-    : { module: class PlatformOnlyModule {}, imports: [PlatformModule.forRoot({ service, config })] };
+    : {
+        module: class PlatformOnlyModule {},
+        imports: [PlatformModule.forRoot({ service, config })],
+      };
   if (options.controllers) root.controllers = [...(root.controllers ?? []), ...options.controllers];
   const app = await createHttpApp(root, { service, config, logger });
   return {

@@ -15,7 +15,9 @@ export type Engine = 'sqlite' | 'postgres';
 export function testEngines(): Engine[] {
   if (process.env.TEST_POSTGRES_URL) return ['sqlite', 'postgres'];
   if (process.env.CLARA_REQUIRE_POSTGRES === '1') {
-    throw new Error('CLARA_REQUIRE_POSTGRES=1 but TEST_POSTGRES_URL is not set: start test/backends/start.sh postgres');
+    throw new Error(
+      'CLARA_REQUIRE_POSTGRES=1 but TEST_POSTGRES_URL is not set: start test/backends/start.sh postgres',
+    );
   }
   return ['sqlite'];
 }
@@ -49,7 +51,9 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
     dataDir,
     env: { CLARA_DATA_DIR: dataDir, DATABASE_URL: url.toString(), CLARA_MIGRATE_ON_START: 'true' },
     drop: async () => {
-      await withClient(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await withClient(adminUrl, (client) =>
+        client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      );
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

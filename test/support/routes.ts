@@ -11,7 +11,11 @@ const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'ALL', 'OPTIONS', 'HEA
  * Every route a running app registered, with its declared access: `public`, the role
  * list, or `CLOSED (no roles declared)`. Read from the controllers Nest actually mounted.
  */
-export function declaredAccess(app: INestApplication, prefix: string, unprefixed: string[]): string[] {
+export function declaredAccess(
+  app: INestApplication,
+  prefix: string,
+  unprefixed: string[],
+): string[] {
   const lines: string[] = [];
   for (const module of app.get(ModulesContainer).values()) {
     for (const wrapper of module.controllers.values()) {
@@ -25,11 +29,25 @@ export function declaredAccess(app: INestApplication, prefix: string, unprefixed
         const method = Reflect.getMetadata(METHOD_METADATA, handler) as number | undefined;
         if (method === undefined) continue;
         const path = String(Reflect.getMetadata(PATH_METADATA, handler) ?? '');
-        const full = '/' + [base, path].filter((p) => p && p !== '/').join('/').replace(/^\/+/, '');
-        const url = unprefixed.includes(full.slice(1)) ? full : `${prefix}${full === '/' ? '' : full}`;
-        const isPublic = Reflect.getMetadata(PUBLIC_ROUTE, handler) ?? Reflect.getMetadata(PUBLIC_ROUTE, controller);
-        const roles = (Reflect.getMetadata(ALLOWED_ROLES, handler) ?? Reflect.getMetadata(ALLOWED_ROLES, controller)) as string[] | undefined;
-        const access = isPublic ? 'public' : roles?.length ? roles.join(', ') : 'CLOSED (no roles declared)';
+        const full =
+          '/' +
+          [base, path]
+            .filter((p) => p && p !== '/')
+            .join('/')
+            .replace(/^\/+/, '');
+        const url = unprefixed.includes(full.slice(1))
+          ? full
+          : `${prefix}${full === '/' ? '' : full}`;
+        const isPublic =
+          Reflect.getMetadata(PUBLIC_ROUTE, handler) ??
+          Reflect.getMetadata(PUBLIC_ROUTE, controller);
+        const roles = (Reflect.getMetadata(ALLOWED_ROLES, handler) ??
+          Reflect.getMetadata(ALLOWED_ROLES, controller)) as string[] | undefined;
+        const access = isPublic
+          ? 'public'
+          : roles?.length
+            ? roles.join(', ')
+            : 'CLOSED (no roles declared)';
         lines.push(`${METHODS[method].padEnd(6)} ${url.padEnd(48)} ${access}`);
       }
     }

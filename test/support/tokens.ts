@@ -32,10 +32,14 @@ function payloadOf(claims: TokenClaims): Record<string, unknown> {
   return payload;
 }
 
-async function sign(claims: TokenClaims, key: Uint8Array | CryptoKey, header: Record<string, unknown>): Promise<string> {
+async function sign(
+  claims: TokenClaims,
+  key: Uint8Array | CryptoKey,
+  header: Record<string, unknown>,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT(payloadOf(claims))
-    .setProtectedHeader({ alg: 'HS256', ...header } as never)
+    .setProtectedHeader({ alg: 'HS256', ...header })
     .setSubject(claims.sub ?? 'alice')
     .setIssuer(claims.iss ?? TEST_ISSUER)
     .setAudience(claims.aud ?? TEST_AUDIENCE)
@@ -45,7 +49,10 @@ async function sign(claims: TokenClaims, key: Uint8Array | CryptoKey, header: Re
 }
 
 /** A real HS256 token signed with the development secret (or another). */
-export function hs256Token(claims: TokenClaims = {}, secret = DEVELOPMENT_JWT_SECRET): Promise<string> {
+export function hs256Token(
+  claims: TokenClaims = {},
+  secret = DEVELOPMENT_JWT_SECRET,
+): Promise<string> {
   return sign(claims, new TextEncoder().encode(secret), { alg: 'HS256' });
 }
 
@@ -54,7 +61,13 @@ export function unsignedToken(claims: TokenClaims = {}): string {
   const now = Math.floor(Date.now() / 1000);
   const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
   const body = Buffer.from(
-    JSON.stringify({ ...payloadOf(claims), sub: claims.sub ?? 'mallory', iss: TEST_ISSUER, aud: TEST_AUDIENCE, exp: now + 3600 }),
+    JSON.stringify({
+      ...payloadOf(claims),
+      sub: claims.sub ?? 'mallory',
+      iss: TEST_ISSUER,
+      aud: TEST_AUDIENCE,
+      exp: now + 3600,
+    }),
   ).toString('base64url');
   return `${header}.${body}.`;
 }
@@ -76,7 +89,10 @@ export class TestIdentityProvider {
   readonly realm = 'clara';
 
   async start(): Promise<void> {
-    for (const [kid, alg] of [['rsa-key-1', 'RS256'], ['ec-key-1', 'ES256']] as const) {
+    for (const [kid, alg] of [
+      ['rsa-key-1', 'RS256'],
+      ['ec-key-1', 'ES256'],
+    ] as const) {
       const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
       const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
       this.keys.push({ kid, alg, privateKey, publicJwk });
@@ -106,18 +122,30 @@ export class TestIdentityProvider {
     return this.keys[0].publicJwk;
   }
 
-  async token(claims: TokenClaims, options: { alg?: 'RS256' | 'ES256'; kid?: string } = {}): Promise<string> {
+  async token(
+    claims: TokenClaims,
+    options: { alg?: 'RS256' | 'ES256'; kid?: string } = {},
+  ): Promise<string> {
     const key = this.keys.find((k) => k.alg === (options.alg ?? 'RS256'))!;
-    return sign({ iss: this.issuer, ...claims }, key.privateKey, { alg: key.alg, kid: options.kid ?? key.kid, typ: 'JWT' });
+    return sign({ iss: this.issuer, ...claims }, key.privateKey, {
+      alg: key.alg,
+      kid: options.kid ?? key.kid,
+      typ: 'JWT',
+    });
   }
 
   /** Signed with a fresh key the provider does not publish, under a kid it does not know. */
   async tokenFromUnknownKey(claims: TokenClaims): Promise<string> {
     const { privateKey } = await generateKeyPair('RS256');
-    return sign({ iss: this.issuer, ...claims }, privateKey, { alg: 'RS256', kid: 'not-published' });
+    return sign({ iss: this.issuer, ...claims }, privateKey, {
+      alg: 'RS256',
+      kid: 'not-published',
+    });
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
   }
 }

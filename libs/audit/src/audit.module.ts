@@ -14,7 +14,11 @@ export class AuditModule {
       module: AuditModule,
       imports: [TypeOrmModule.forFeature([AuditEntryEntity])],
       controllers: [AuditController],
-      providers: [AuditRepository, AuditService, { provide: AUDIT_SERVICE_NAME, useValue: service }],
+      providers: [
+        AuditRepository,
+        AuditService,
+        { provide: AUDIT_SERVICE_NAME, useValue: service },
+      ],
       exports: [AuditService],
     };
   }

@@ -24,7 +24,8 @@ export class AuditRepository {
     if (query.action) qb.andWhere('a.action = :action', { action: query.action });
     if (query.outcome) qb.andWhere('a.outcome = :outcome', { outcome: query.outcome });
     if (query.request_id) qb.andWhere('a.request_id = :rid', { rid: query.request_id });
-    if (query.from) qb.andWhere('a.occurred_at >= :from', { from: new Date(query.from).toISOString() });
+    if (query.from)
+      qb.andWhere('a.occurred_at >= :from', { from: new Date(query.from).toISOString() });
     if (query.to) qb.andWhere('a.occurred_at < :to', { to: new Date(query.to).toISOString() });
     const after = decodeCursor<{ t: string; id: string }>(query.cursor, ['t', 'id']);
     if (after) {
@@ -36,6 +37,10 @@ export class AuditRepository {
         ),
       );
     }
-    return qb.orderBy('a.occurred_at', 'DESC').addOrderBy('a.id', 'DESC').limit(limit + 1).getMany();
+    return qb
+      .orderBy('a.occurred_at', 'DESC')
+      .addOrderBy('a.id', 'DESC')
+      .limit(limit + 1)
+      .getMany();
   }
 }

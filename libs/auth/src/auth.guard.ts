@@ -46,12 +46,19 @@ export class AuthGuard implements CanActivate {
       throw new ForbiddenError('route_not_declared', 'This route declares no roles and is closed');
     }
     if (principal.roles.length === 0) {
-      throw new ForbiddenError('no_role', 'The token carries no Clara role (admin, trainer or analyst)');
+      throw new ForbiddenError(
+        'no_role',
+        'The token carries no Clara role (admin, trainer or analyst)',
+      );
     }
     if (!hasAnyRole(principal, allowed)) {
-      throw new ForbiddenError('insufficient_role', `Requires one of the roles: ${allowed.join(', ')}`, {
-        required_roles: allowed,
-      });
+      throw new ForbiddenError(
+        'insufficient_role',
+        `Requires one of the roles: ${allowed.join(', ')}`,
+        {
+          required_roles: allowed,
+        },
+      );
     }
     return true;
   }
@@ -62,7 +69,10 @@ function bearerToken(request: AuthenticatedRequest): string {
   const value = Array.isArray(header) ? header[0] : header;
   const match = value?.match(/^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i);
   if (!match) {
-    throw new UnauthorizedError('missing_token', 'Send a bearer token: Authorization: Bearer <token>');
+    throw new UnauthorizedError(
+      'missing_token',
+      'Send a bearer token: Authorization: Bearer <token>',
+    );
   }
   return match[1];
 }

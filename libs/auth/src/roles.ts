@@ -24,7 +24,8 @@ export function extractRoles(claims: Record<string, unknown>, clientId?: string)
   add(claims.roles);
   add((claims.realm_access as { roles?: unknown } | undefined)?.roles);
   if (clientId) {
-    const resourceAccess = claims.resource_access as Record<string, { roles?: unknown }> | undefined;
+    const resourceAccess = claims.resource_access as
+      Record<string, { roles?: unknown }> | undefined;
     add(resourceAccess?.[clientId]?.roles);
   }
   return ROLES.filter((role) => found.has(role));

@@ -1,13 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CLARA_CONFIG, type ClaraConfig } from '@clara/config';
 import { ServiceUnavailableError } from '@clara/common';
-import {
-  createRemoteJWKSet,
-  errors,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from 'jose';
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 
 import { UnauthorizedError } from './auth.errors.js';
 import type { Principal } from './principal.js';
@@ -70,24 +64,40 @@ export class TokenVerifier {
 }
 
 function toAuthError(error: unknown): Error {
-  if (error instanceof errors.JWTExpired) return new UnauthorizedError('token_expired', 'The token has expired');
+  if (error instanceof errors.JWTExpired)
+    return new UnauthorizedError('token_expired', 'The token has expired');
   if (error instanceof errors.JWTClaimValidationFailed) {
-    return new UnauthorizedError('invalid_token_claims', `The token's "${error.claim}" claim is not accepted`);
+    return new UnauthorizedError(
+      'invalid_token_claims',
+      `The token's "${error.claim}" claim is not accepted`,
+    );
   }
   if (error instanceof errors.JOSEAlgNotAllowed) {
-    return new UnauthorizedError('algorithm_not_allowed', 'The token is signed with an algorithm Clara does not accept');
+    return new UnauthorizedError(
+      'algorithm_not_allowed',
+      'The token is signed with an algorithm Clara does not accept',
+    );
   }
   if (error instanceof errors.JWKSNoMatchingKey) {
-    return new UnauthorizedError('unknown_signing_key', 'The token was signed with a key the identity provider does not publish');
+    return new UnauthorizedError(
+      'unknown_signing_key',
+      'The token was signed with a key the identity provider does not publish',
+    );
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return new UnauthorizedError('invalid_signature', 'The token signature is invalid');
   }
   if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
-    return new ServiceUnavailableError('identity_provider_unavailable', 'The identity provider\'s signing keys could not be fetched');
+    return new ServiceUnavailableError(
+      'identity_provider_unavailable',
+      "The identity provider's signing keys could not be fetched",
+    );
   }
   if (error instanceof TypeError && /fetch/i.test(error.message)) {
-    return new ServiceUnavailableError('identity_provider_unavailable', 'The identity provider\'s signing keys could not be fetched');
+    return new ServiceUnavailableError(
+      'identity_provider_unavailable',
+      "The identity provider's signing keys could not be fetched",
+    );
   }
   return new UnauthorizedError('invalid_token', 'The bearer token is malformed or invalid');
 }

@@ -26,27 +26,32 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
   const pretty = options.format === 'pretty' && !destination;
   return pino(
     {
-    level: options.level,
-    base: { service: options.service },
-    redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    mixin() {
-      const requestId = currentRequestId();
-      return requestId ? { request_id: requestId } : {};
-    },
-    transport: pretty
-      ? {
-          target: 'pino-pretty',
-          options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
-        }
-      : undefined,
+      level: options.level,
+      base: { service: options.service },
+      redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      mixin() {
+        const requestId = currentRequestId();
+        return requestId ? { request_id: requestId } : {};
+      },
+      transport: pretty
+        ? {
+            target: 'pino-pretty',
+            options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+          }
+        : undefined,
     },
     destination as DestinationStream,
   );
 }
 
 /** Nest start-up chatter (one line per module and route) is debug, not info. */
-const NOISY_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory']);
+const NOISY_CONTEXTS = new Set([
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestFactory',
+]);
 
 /** Nest's logger interface over pino, so framework and application logs share one stream. */
 export class PinoNestLogger implements LoggerService {
@@ -54,7 +59,11 @@ export class PinoNestLogger implements LoggerService {
 
   log(message: unknown, ...rest: unknown[]): void {
     const context = rest[rest.length - 1];
-    this.write(typeof context === 'string' && NOISY_CONTEXTS.has(context) ? 'debug' : 'info', message, rest);
+    this.write(
+      typeof context === 'string' && NOISY_CONTEXTS.has(context) ? 'debug' : 'info',
+      message,
+      rest,
+    );
   }
   error(message: unknown, ...rest: unknown[]): void {
     this.write('error', message, rest);
@@ -75,17 +84,21 @@ export class PinoNestLogger implements LoggerService {
     if (levels.length === 0) this.logger.level = 'silent';
   }
 
-  private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal', message: unknown, rest: unknown[]): void {
+  private write(
+    level: 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal',
+    message: unknown,
+    rest: unknown[],
+  ): void {
     // Nest passes the context (class name) last, and for errors the stack before it.
     const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
-    const stack = typeof rest[0] === 'string' ? (rest[0] as string) : undefined;
+    const stack = typeof rest[0] === 'string' ? rest[0] : undefined;
     const fields: Record<string, unknown> = {};
     if (context) fields.context = context;
     if (stack && level === 'error') fields.stack = stack;
     if (message instanceof Error) {
       this.logger[level]({ ...fields, err: message }, message.message);
     } else if (typeof message === 'object' && message !== null) {
-      this.logger[level]({ ...fields, ...(message as object) });
+      this.logger[level]({ ...fields, ...message });
     } else {
       this.logger[level](fields, String(message));
     }

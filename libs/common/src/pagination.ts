@@ -17,7 +17,7 @@ export class PageQueryDto {
   @Max(MAX_PAGE_LIMIT)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page\'s `next_cursor`' })
+  @ApiPropertyOptional({ description: "Opaque cursor from the previous page's `next_cursor`" })
   @IsOptional()
   @IsString()
   @MaxLength(512)

@@ -70,20 +70,28 @@ export function toProblem(exception: unknown): ProblemDetails {
     return problem(
       status,
       (extensions.code as string | undefined) ?? codeFor(status),
-      Array.isArray(detail) ? detail.join('; ') : String(detail),
+      Array.isArray(detail)
+        ? detail.join('; ')
+        : typeof detail === 'string'
+          ? detail
+          : exception.message,
       extensions,
     );
   }
   // Fastify's own errors (bad JSON, body too large, wrong content type) carry a statusCode.
-  const fastifyError = exception as { statusCode?: unknown; code?: unknown; message?: unknown };
+  const fastifyError = exception as { statusCode?: unknown; code?: string; message?: string };
   if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode < 500) {
     return problem(
       fastifyError.statusCode,
-      fastifyCode(String(fastifyError.code ?? ''), fastifyError.statusCode),
-      String(fastifyError.message ?? statusTitle(fastifyError.statusCode)),
+      fastifyCode(fastifyError.code ?? '', fastifyError.statusCode),
+      fastifyError.message ?? statusTitle(fastifyError.statusCode),
     );
   }
-  return problem(500, 'internal_error', 'An unexpected error occurred; quote the request id when reporting it');
+  return problem(
+    500,
+    'internal_error',
+    'An unexpected error occurred; quote the request id when reporting it',
+  );
 }
 
 function problem(
@@ -108,7 +116,9 @@ function pickExtensions(response: Record<string, unknown>): Record<string, unkno
 }
 
 function codeFor(status: number): string {
-  return statusTitle(status).toLowerCase().replace(/[^a-z]+/g, '_');
+  return statusTitle(status)
+    .toLowerCase()
+    .replace(/[^a-z]+/g, '_');
 }
 
 function fastifyCode(code: string, status: number): string {

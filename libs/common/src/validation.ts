@@ -26,7 +26,10 @@ export class ClaraValidationPipe extends ValidationPipe {
     } catch (error) {
       if (error instanceof ValidationError) {
         const location = metadata.type === 'custom' ? undefined : metadata.type;
-        const errors = (error.extensions.errors as FieldError[]).map((e) => ({ ...e, in: location }));
+        const errors = (error.extensions.errors as FieldError[]).map((e) => ({
+          ...e,
+          in: location,
+        }));
         throw new ValidationError(errors);
       }
       throw error;

@@ -16,7 +16,9 @@ export class ClaraConfigModule {
     return {
       module: ClaraConfigModule,
       global: true,
-      providers: [{ provide: CLARA_CONFIG, useFactory: () => options.config ?? loadConfig(options) }],
+      providers: [
+        { provide: CLARA_CONFIG, useFactory: () => options.config ?? loadConfig(options) },
+      ],
       exports: [CLARA_CONFIG],
     };
   }

@@ -54,8 +54,14 @@ describe('loadConfig', () => {
 
   it('layers base < environment file < environment variables', () => {
     const dir = mkdtempSync(join(tmpdir(), 'clara-config-'));
-    writeFileSync(join(dir, 'base.yaml'), 'dataDir: /base\nhttp: {host: 127.0.0.1, trainingPort: 1000, datasetsPort: 1001, workerHealthPort: 1002, bodyLimitBytes: 4096, trustProxy: false}\nlog: {level: info, format: json}\ndatabase: {allowSqliteInProduction: false, sqliteBusyTimeoutMs: 10, poolSize: 2}\nauth: {enabled: true, clockToleranceSeconds: 5, jwtSecret: base-secret}\n');
-    writeFileSync(join(dir, 'development.yaml'), 'http: {trainingPort: 2000, datasetsPort: 2001}\n');
+    writeFileSync(
+      join(dir, 'base.yaml'),
+      'dataDir: /base\nhttp: {host: 127.0.0.1, trainingPort: 1000, datasetsPort: 1001, workerHealthPort: 1002, bodyLimitBytes: 4096, trustProxy: false}\nlog: {level: info, format: json}\ndatabase: {allowSqliteInProduction: false, sqliteBusyTimeoutMs: 10, poolSize: 2}\nauth: {enabled: true, clockToleranceSeconds: 5, jwtSecret: base-secret}\n',
+    );
+    writeFileSync(
+      join(dir, 'development.yaml'),
+      'http: {trainingPort: 2000, datasetsPort: 2001}\n',
+    );
     const config = load({ DATASETS_PORT: '3001' }, dir);
     expect(config.dataDir).toBe('/base');
     expect(config.http.host).toBe('127.0.0.1');
@@ -65,7 +71,12 @@ describe('loadConfig', () => {
 
   it('lists every bad key at once, with where it came from', () => {
     const problems = problemsOf(() =>
-      load({ TRAINING_PORT: 'eighty', CLARA_LOG_LEVEL: 'loud', CLARA_AUTH_ENABLED: 'maybe', DATABASE_URL: 'mysql://x' }),
+      load({
+        TRAINING_PORT: 'eighty',
+        CLARA_LOG_LEVEL: 'loud',
+        CLARA_AUTH_ENABLED: 'maybe',
+        DATABASE_URL: 'mysql://x',
+      }),
     );
     const keys = problems.map((p) => `${p.key}<${p.source}>`).sort();
     expect(keys).toEqual([
@@ -86,13 +97,22 @@ describe('loadConfig', () => {
     const production = { CLARA_ENVIRONMENT: 'production', DATABASE_URL: 'postgres://u:p@db/clara' };
 
     it('refuses auth disabled', () => {
-      const problems = problemsOf(() => load({ ...production, CLARA_JWT_SECRET: STRONG_SECRET, CLARA_AUTH_ENABLED: 'false' }));
+      const problems = problemsOf(() =>
+        load({ ...production, CLARA_JWT_SECRET: STRONG_SECRET, CLARA_AUTH_ENABLED: 'false' }),
+      );
       expect(problems.map((p) => p.key)).toContain('auth.enabled');
     });
 
     it('refuses the development secret', () => {
-      const problems = problemsOf(() => load({ ...production, CLARA_JWT_SECRET: DEVELOPMENT_JWT_SECRET }));
-      expect(problems).toEqual([expect.objectContaining({ key: 'auth.jwtSecret', message: expect.stringContaining('development secret') })]);
+      const problems = problemsOf(() =>
+        load({ ...production, CLARA_JWT_SECRET: DEVELOPMENT_JWT_SECRET }),
+      );
+      expect(problems).toEqual([
+        expect.objectContaining({
+          key: 'auth.jwtSecret',
+          message: expect.stringContaining('development secret'),
+        }),
+      ]);
     });
 
     it('refuses a missing secret and JWKS', () => {
@@ -107,12 +127,19 @@ describe('loadConfig', () => {
 
     it('refuses SQLite unless explicitly allowed', () => {
       const env = { CLARA_ENVIRONMENT: 'production', CLARA_JWT_SECRET: STRONG_SECRET };
-      expect(problemsOf(() => load(env))).toEqual([expect.objectContaining({ key: 'database.url' })]);
-      expect(load({ ...env, CLARA_ALLOW_SQLITE_IN_PRODUCTION: 'true' }).database.sqlitePath).toBeDefined();
+      expect(problemsOf(() => load(env))).toEqual([
+        expect.objectContaining({ key: 'database.url' }),
+      ]);
+      expect(
+        load({ ...env, CLARA_ALLOW_SQLITE_IN_PRODUCTION: 'true' }).database.sqlitePath,
+      ).toBeDefined();
     });
 
     it('accepts JWKS without a secret and uses JSON logs', () => {
-      const config = load({ ...production, CLARA_JWKS_URL: 'https://sso.example.org/realms/clara/protocol/openid-connect/certs' });
+      const config = load({
+        ...production,
+        CLARA_JWKS_URL: 'https://sso.example.org/realms/clara/protocol/openid-connect/certs',
+      });
       expect(config.auth.jwksUrl).toContain('/certs');
       expect(config.log.format).toBe('json');
       expect(config.http.host).toBe('0.0.0.0');
@@ -120,14 +147,19 @@ describe('loadConfig', () => {
   });
 
   it('allows auth disabled only in testing', () => {
-    expect(load({ CLARA_ENVIRONMENT: 'testing', CLARA_AUTH_ENABLED: 'false' }).auth.enabled).toBe(false);
+    expect(load({ CLARA_ENVIRONMENT: 'testing', CLARA_AUTH_ENABLED: 'false' }).auth.enabled).toBe(
+      false,
+    );
     expect(problemsOf(() => load({ CLARA_AUTH_ENABLED: 'false' }))[0].key).toBe('auth.enabled');
   });
 });
 
 describe('redactConfig', () => {
   it('hides the secret and URL passwords, keeps the rest', () => {
-    const config = load({ CLARA_JWT_SECRET: 'super-secret-value', DATABASE_URL: 'postgres://clara:hunter2@db:5432/clara' });
+    const config = load({
+      CLARA_JWT_SECRET: 'super-secret-value',
+      DATABASE_URL: 'postgres://clara:hunter2@db:5432/clara',
+    });
     const printed = JSON.stringify(redactConfig(config));
     expect(printed).not.toContain('super-secret-value');
     expect(printed).not.toContain('hunter2');

@@ -119,7 +119,7 @@ function mergeInto(target: Tree, source: Tree, prefix: string, seen: (key: strin
   for (const [name, value] of Object.entries(source)) {
     const key = prefix ? `${prefix}.${name}` : name;
     if (isTree(value)) {
-      const child = isTree(target[name]) ? (target[name] as Tree) : {};
+      const child = isTree(target[name]) ? target[name] : {};
       target[name] = child;
       mergeInto(child, value, key, seen);
     } else {

@@ -5,7 +5,7 @@ export const REDACTED = '[redacted]';
 
 /** A copy of the configuration safe to print or log: secrets and URL passwords hidden. */
 export function redactConfig(config: Readonly<ClaraConfig>): Record<string, unknown> {
-  return redactTree(config as unknown as Record<string, unknown>, '');
+  return redactTree(config, '');
 }
 
 function redactTree(tree: Record<string, unknown>, prefix: string): Record<string, unknown> {

@@ -43,11 +43,14 @@ async function acquireFileLock(path: string, timeoutMs = 60_000): Promise<void> 
         return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        // Someone else holds the lock.
         if (holderIsGone(path)) {
           removeIfPresent(path);
           continue;
         }
-        if (Date.now() > deadline) throw new Error(`timed out waiting for migration lock ${path}`);
+        if (Date.now() > deadline) {
+          throw new Error(`timed out waiting for migration lock ${path}`, { cause: error });
+        }
         await sleep(100);
       }
     }

@@ -1,4 +1,9 @@
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import {
+  type CallHandler,
+  type ExecutionContext,
+  Injectable,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { type Observable, tap } from 'rxjs';
 
 export interface AuditedRequest {
@@ -13,7 +18,8 @@ export class AuditResourceInterceptor implements NestInterceptor {
       tap((result: unknown) => {
         if (context.getType() !== 'http') return;
         const id = (result as { id?: unknown } | null)?.id;
-        if (typeof id === 'string') context.switchToHttp().getRequest<AuditedRequest>().auditResourceId = id;
+        if (typeof id === 'string')
+          context.switchToHttp().getRequest<AuditedRequest>().auditResourceId = id;
       }),
     );
   }

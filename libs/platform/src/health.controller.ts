@@ -39,14 +39,16 @@ export class HealthController {
   ready(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.database.pingCheck('database', { timeout: 3000 }),
-      ...this.probes.readinessChecks().map(([name, check]) => async (): Promise<HealthIndicatorResult> => {
-        try {
-          const details = (await check()) ?? {};
-          return { [name]: { status: 'up', ...details } };
-        } catch (error) {
-          return { [name]: { status: 'down', message: (error as Error).message } };
-        }
-      }),
+      ...this.probes
+        .readinessChecks()
+        .map(([name, check]) => async (): Promise<HealthIndicatorResult> => {
+          try {
+            const details = (await check()) ?? {};
+            return { [name]: { status: 'up', ...details } };
+          } catch (error) {
+            return { [name]: { status: 'down', message: (error as Error).message } };
+          }
+        }),
     ]);
   }
 

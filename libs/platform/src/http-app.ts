@@ -44,7 +44,8 @@ export async function createHttpApp(
     logger: false,
     bodyLimit: config.http.bodyLimitBytes,
     trustProxy: config.http.trustProxy,
-    genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => requestIdFrom(request.headers['x-request-id']),
+    genReqId: (request: { headers: Record<string, string | string[] | undefined> }) =>
+      requestIdFrom(request.headers['x-request-id']),
     return503OnClosing: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(rootModule, adapter, {
@@ -81,8 +82,7 @@ function installHooks(app: NestFastifyApplication, logger: Pino): void {
       roles: principal?.roles ?? [],
       action: request.auditTarget?.action ?? `${request.method} ${routeOf(request)}`,
       resourceType: request.auditTarget?.resourceType ?? null,
-      resourceId:
-        request.auditResourceId ?? (typeof params.id === 'string' ? params.id : null),
+      resourceId: request.auditResourceId ?? (typeof params.id === 'string' ? params.id : null),
       statusCode: reply.statusCode,
       method: request.method,
       path: request.url.split('?')[0],
@@ -123,7 +123,10 @@ function setUpSwagger(app: NestFastifyApplication, service: ServiceName): OpenAP
   return document;
 }
 
-export function buildOpenApiDocument(app: NestFastifyApplication, service: ServiceName): OpenAPIObject {
+export function buildOpenApiDocument(
+  app: NestFastifyApplication,
+  service: ServiceName,
+): OpenAPIObject {
   const builder = new DocumentBuilder()
     .setTitle(`Clara ${service} API`)
     .setDescription(
@@ -133,7 +136,8 @@ export function buildOpenApiDocument(app: NestFastifyApplication, service: Servi
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, BEARER_SCHEME)
     .build();
   return SwaggerModule.createDocument(app, builder, {
-    operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
+    operationIdFactory: (controller, method) =>
+      `${controller.replace(/Controller$/, '')}_${method}`,
   });
 }
 

@@ -12,9 +12,18 @@ import { ServiceProbes } from './service-probes.js';
  * A deployable with no HTTP API (the GPU worker): a Nest application context plus a tiny
  * health port for the orchestrator (`/health/live`, `/health/ready`).
  */
-export async function runWorkerHost(rootModule: DynamicModule, config: ClaraConfig): Promise<INestApplicationContext> {
-  const logger = createLogger({ level: config.log.level, format: config.log.format, service: 'worker' });
-  const context = await NestFactory.createApplicationContext(rootModule, { logger: new PinoNestLogger(logger) });
+export async function runWorkerHost(
+  rootModule: DynamicModule,
+  config: ClaraConfig,
+): Promise<INestApplicationContext> {
+  const logger = createLogger({
+    level: config.log.level,
+    format: config.log.format,
+    service: 'worker',
+  });
+  const context = await NestFactory.createApplicationContext(rootModule, {
+    logger: new PinoNestLogger(logger),
+  });
   context.enableShutdownHooks();
   const server = await startHealthServer(context, config);
   const close = context.close.bind(context);
@@ -22,11 +31,16 @@ export async function runWorkerHost(rootModule: DynamicModule, config: ClaraConf
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await close();
   };
-  new Logger('Clara').log(`worker running; health on http://${config.http.host}:${config.http.workerHealthPort}/health/live`);
+  new Logger('Clara').log(
+    `worker running; health on http://${config.http.host}:${config.http.workerHealthPort}/health/live`,
+  );
   return context;
 }
 
-async function startHealthServer(context: INestApplicationContext, config: ClaraConfig): Promise<Server> {
+async function startHealthServer(
+  context: INestApplicationContext,
+  config: ClaraConfig,
+): Promise<Server> {
   const dataSource = context.get(DataSource);
   const probes = context.get(ServiceProbes, { strict: false });
   const server = createServer((req, res) => {
