@@ -1,14 +1,23 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { ClaraConfig } from '@clara/config';
+import { JobsApiModule } from '@clara/jobs';
 import { PlatformModule } from '@clara/platform';
+import { WorkerModule } from '@clara/worker';
 
-/** Composition root of the training service: the platform plus its feature modules. */
+/**
+ * Composition root of the training service: the platform, the jobs API and — in the
+ * embedded default — the worker, so `npm start` runs jobs without another process.
+ */
 @Module({})
 export class TrainingAppModule {
   static forRoot(config: ClaraConfig): DynamicModule {
     return {
       module: TrainingAppModule,
-      imports: [PlatformModule.forRoot({ service: 'training', config })],
+      imports: [
+        PlatformModule.forRoot({ service: 'training', config }),
+        JobsApiModule,
+        ...(config.worker.embedded ? [WorkerModule] : []),
+      ],
     };
   }
 }

@@ -71,9 +71,122 @@ export const configSchema = z.object({
     clientId: optionalString,
     clockToleranceSeconds: z.coerce.number().int().min(0).max(300),
   }),
+  jobs: z.object({
+    /** How long a claimed job's lease lasts without a heartbeat before it is recovered. */
+    leaseSeconds: z.coerce.number().int().min(2).max(3600),
+    /** Attempts (first run included) before a job whose worker keeps dying is failed. */
+    maxAttempts: z.coerce.number().int().min(1).max(20),
+  }),
+  worker: z.object({
+    /** Run the worker inside the training service (the embedded default). */
+    embedded: bool,
+    /** Stable id of this worker; default `<host>-<pid>`. */
+    id: optionalString,
+    /** `auto` (nvidia-smi), `none`, or a list like `0,1,3`. */
+    gpus: z
+      .string()
+      .trim()
+      .regex(/^(auto|none|\d+(,\d+)*)$/, 'use auto, none or a list like 0,1'),
+    /** Jobs this worker runs at once (GPU jobs also need free GPUs). */
+    slots: z.coerce.number().int().min(1).max(64),
+    heartbeatMs: z.coerce.number().int().min(100).max(60_000),
+    pollMs: z.coerce.number().int().min(50).max(60_000),
+    /** Seconds between SIGTERM and SIGKILL when stopping a trainer. */
+    killGraceSeconds: z.coerce.number().min(0.1).max(600),
+  }),
+  trainer: z.object({
+    /** The trainer program as an argv array (never a shell string); `--config <run>/job.json` is appended. */
+    command: z.preprocess(
+      (v) => (typeof v === 'string' ? parseJsonOr(v) : v),
+      z.array(z.string().min(1)).min(1),
+    ),
+    /** Extra PYTHONPATH entry for the default Python trainer. */
+    pythonPath: optionalString,
+    /** Folders a job's local `base_model` path may point into (the data folder's `models/` always). */
+    modelRoots: z.preprocess(
+      (v) => (typeof v === 'string' ? v.split(':').filter(Boolean) : v),
+      z.array(z.string().min(1)),
+    ),
+  }),
+  // --- corpus (UDS3) -----------------------------------------------------------------
+  corpus: z
+    .object({
+      /** Target chunk length in characters; chunks end at sentence or paragraph boundaries. */
+      chunkSize: z.coerce.number().int().min(100).max(20000).default(800),
+      /** Characters of trailing sentences repeated at the start of the next chunk. */
+      chunkOverlap: z.coerce.number().int().min(0).max(5000).default(120),
+      /** A JSON batch or upload with more documents than this runs as a background task. */
+      backgroundThreshold: z.coerce.number().int().min(1).default(100),
+      /** Largest accepted upload, in bytes (uploads stream to the data folder). */
+      uploadMaxBytes: z.coerce.number().int().min(1024).default(512 * 1024 * 1024),
+      /** Names the Chroma collection, the CouchDB database and the Neo4j graph. */
+      namespace: z
+        .string()
+        .trim()
+        .regex(/^[a-z][a-z0-9_-]{1,61}[a-z0-9]$/, 'lower-case letters, digits, _ and -')
+        .default('clara_corpus'),
+      embedding: z
+        .object({
+          provider: z.enum(['hashing', 'openai-compatible']).default('hashing'),
+          /** Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:11434/v1 */
+          url: optionalUrl,
+          model: optionalString,
+          apiKey: optionalString,
+          dimensions: z.coerce.number().int().min(8).max(8192).default(384),
+          batchSize: z.coerce.number().int().min(1).max(2048).default(64),
+          timeoutMs: z.coerce.number().int().min(100).default(30000),
+          maxRetries: z.coerce.number().int().min(0).max(10).default(4),
+        })
+        .prefault({})
+        .superRefine((value, ctx) => {
+          if (value.provider !== 'openai-compatible') return;
+          for (const key of ['url', 'model'] as const) {
+            if (!value[key]) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [key],
+                message: 'required when the embedding provider is openai-compatible',
+              });
+            }
+          }
+        }),
+    })
+    .prefault({}),
+  /** UDS3 server stores: each role moves to its server when its URL is set. */
+  stores: z
+    .object({
+      chromaUrl: optionalUrl,
+      neo4jUrl: optionalString.pipe(
+        z
+          .string()
+          .regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'must be a bolt:// or neo4j:// URL')
+          .optional(),
+      ),
+      neo4jUser: optionalString,
+      neo4jPassword: optionalString,
+      couchdbUrl: optionalUrl,
+      couchdbUser: optionalString,
+      couchdbPassword: optionalString,
+      /** How long one call to a store server may take, in milliseconds. */
+      timeoutMs: z.coerce.number().int().min(100).default(15000),
+    })
+    .prefault({}),
+  // --- end corpus --------------------------------------------------------------------
 });
+
+function parseJsonOr(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
 
 export type ClaraConfig = z.infer<typeof configSchema>;
 export type HttpConfig = ClaraConfig['http'];
 export type DatabaseConfig = ClaraConfig['database'];
 export type AuthConfig = ClaraConfig['auth'];
+export type CorpusConfig = ClaraConfig['corpus'];
+export type StoresConfig = ClaraConfig['stores'];
+export type WorkerConfig = ClaraConfig['worker'];
+export type TrainerConfig = ClaraConfig['trainer'];

@@ -25,7 +25,24 @@ export const ENV_MAPPING: Readonly<Record<string, string>> = {
   CLARA_JWT_AUDIENCE: 'auth.audience',
   CLARA_JWT_CLIENT_ID: 'auth.clientId',
   CLARA_JWT_CLOCK_TOLERANCE_SECONDS: 'auth.clockToleranceSeconds',
+  CLARA_JOB_LEASE_SECONDS: 'jobs.leaseSeconds',
+  CLARA_JOB_MAX_ATTEMPTS: 'jobs.maxAttempts',
+  CLARA_WORKER_EMBEDDED: 'worker.embedded',
+  CLARA_WORKER_ID: 'worker.id',
+  CLARA_WORKER_GPUS: 'worker.gpus',
+  CLARA_WORKER_SLOTS: 'worker.slots',
+  CLARA_WORKER_HEARTBEAT_MS: 'worker.heartbeatMs',
+  CLARA_WORKER_POLL_MS: 'worker.pollMs',
+  CLARA_WORKER_KILL_GRACE_SECONDS: 'worker.killGraceSeconds',
+  CLARA_TRAINER_COMMAND: 'trainer.command',
+  CLARA_TRAINER_PYTHONPATH: 'trainer.pythonPath',
+  CLARA_MODEL_ROOTS: 'trainer.modelRoots',
 };
 
 /** Keys whose values are never printed or logged. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['auth.jwtSecret']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set([
+  'auth.jwtSecret',
+  'corpus.embedding.apiKey',
+  'stores.neo4jPassword',
+  'stores.couchdbPassword',
+]);

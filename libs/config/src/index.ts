@@ -1,11 +1,15 @@
 export { CLARA_CONFIG, ClaraConfigModule } from './config.module.js';
 export {
   type AuthConfig,
+  type CorpusConfig,
   type ClaraConfig,
   configSchema,
   type DatabaseConfig,
   DEVELOPMENT_JWT_SECRET,
   type HttpConfig,
+  type StoresConfig,
+  type TrainerConfig,
+  type WorkerConfig,
 } from './config.schema.js';
 export { ENV_MAPPING, SECRET_KEYS } from './env-mapping.js';
 export {
@@ -17,3 +21,4 @@ export {
 } from './environment.js';
 export { loadConfig, type LoadConfigOptions } from './load-config.js';
 export { REDACTED, redactConfig, redactUrlPassword } from './redact.js';
+export { inheritableEnvironment } from './process-environment.js';

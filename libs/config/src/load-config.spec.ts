@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -54,16 +54,13 @@ describe('loadConfig', () => {
 
   it('layers base < environment file < environment variables', () => {
     const dir = mkdtempSync(join(tmpdir(), 'clara-config-'));
-    writeFileSync(
-      join(dir, 'base.yaml'),
-      'dataDir: /base\nhttp: {host: 127.0.0.1, trainingPort: 1000, datasetsPort: 1001, workerHealthPort: 1002, bodyLimitBytes: 4096, trustProxy: false}\nlog: {level: info, format: json}\ndatabase: {allowSqliteInProduction: false, sqliteBusyTimeoutMs: 10, poolSize: 2}\nauth: {enabled: true, clockToleranceSeconds: 5, jwtSecret: base-secret}\n',
-    );
+    copyFileSync(join(CONFIG_DIR, 'base.yaml'), join(dir, 'base.yaml'));
     writeFileSync(
       join(dir, 'development.yaml'),
       'http: {trainingPort: 2000, datasetsPort: 2001}\n',
     );
-    const config = load({ DATASETS_PORT: '3001' }, dir);
-    expect(config.dataDir).toBe('/base');
+    const config = load({ DATASETS_PORT: '3001', CLARA_JWT_SECRET: STRONG_SECRET }, dir);
+    expect(config.jobs.maxAttempts).toBe(3);
     expect(config.http.host).toBe('127.0.0.1');
     expect(config.http.trainingPort).toBe(2000);
     expect(config.http.datasetsPort).toBe(3001);

@@ -1,4 +1,5 @@
 import { AuditLog1764158400000 } from './1764158400000-audit-log.js';
+import { Jobs1764200000000 } from './1764200000000-jobs.js';
 
 /** Every migration, oldest first. Add new ones at the end; never edit a released one. */
-export const MIGRATIONS = [AuditLog1764158400000];
+export const MIGRATIONS = [AuditLog1764158400000, Jobs1764200000000];
