@@ -58,7 +58,9 @@ describe.each(testEngines())('training jobs API on %s', (engine) => {
   /** Waits until the trainer has really started (its SIGTERM handler is then in place). */
   const waitForProgress = async (id: string, step: number) => {
     for (let i = 0; i < 400; i++) {
-      const job = (await call('GET', `${JOBS}/${id}`, bob)).json<{ progress: { step: number } | null }>();
+      const job = (await call('GET', `${JOBS}/${id}`, bob)).json<{
+        progress: { step: number } | null;
+      }>();
       if ((job.progress?.step ?? 0) >= step) return;
       await new Promise((r) => setTimeout(r, 50));
     }

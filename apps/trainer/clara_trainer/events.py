@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 
@@ -22,17 +22,17 @@ class Phase:
 
 def utc_now_iso() -> str:
     """Current time as ISO-8601 UTC with millisecond precision, e.g. ``2026-01-31T12:00:00.123Z``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Make a value valid strict JSON: NaN/inf become null (JSON has no such numbers)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -45,7 +45,7 @@ class EventWriter:
     def emit(self, event_type: str, **fields: Any) -> dict[str, Any]:
         event: dict[str, Any] = {"type": event_type, "time": utc_now_iso()}
         event.update({k: v for k, v in fields.items() if v is not None})
-        line = json.dumps(_json_safe(event), ensure_ascii=False, allow_nan=False)
+        line = json.dumps(json_safe(event), ensure_ascii=False, allow_nan=False)
         self._stream.write(line + "\n")
         self._stream.flush()
         return event
@@ -57,7 +57,11 @@ class EventWriter:
         self.emit("progress", step=step, total_steps=total_steps, epoch=round(epoch, 4))
 
     def metric(self, step: int, values: dict[str, float | int]) -> None:
-        self.emit("metric", step=step, **values)
+        # Non-finite values (a diverged loss, an fp16 overflow in grad_norm) are left out:
+        # every metric key that is present holds a number.
+        finite = {k: v for k, v in values.items() if not (isinstance(v, float) and not math.isfinite(v))}
+        if finite:
+            self.emit("metric", step=step, **finite)
 
     def checkpoint(self, step: int, path: str) -> None:
         self.emit("checkpoint", step=step, path=path)

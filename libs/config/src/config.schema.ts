@@ -33,7 +33,8 @@ export const configSchema = z.object({
     host: z.string().trim().min(1),
     trainingPort: port,
     datasetsPort: port,
-    workerHealthPort: port,
+    /** 0 picks any free port (tests run several workers on one machine). */
+    workerHealthPort: z.coerce.number().int().min(0).max(65535),
     /** Largest accepted JSON body, in bytes. */
     bodyLimitBytes: z.coerce.number().int().min(1024),
     /** Trust X-Forwarded-* from a reverse proxy. */
@@ -118,7 +119,11 @@ export const configSchema = z.object({
       /** A JSON batch or upload with more documents than this runs as a background task. */
       backgroundThreshold: z.coerce.number().int().min(1).default(100),
       /** Largest accepted upload, in bytes (uploads stream to the data folder). */
-      uploadMaxBytes: z.coerce.number().int().min(1024).default(512 * 1024 * 1024),
+      uploadMaxBytes: z.coerce
+        .number()
+        .int()
+        .min(1024)
+        .default(512 * 1024 * 1024),
       /** Names the Chroma collection, the CouchDB database and the Neo4j graph. */
       namespace: z
         .string()

@@ -37,6 +37,28 @@ export const ENV_MAPPING: Readonly<Record<string, string>> = {
   CLARA_TRAINER_COMMAND: 'trainer.command',
   CLARA_TRAINER_PYTHONPATH: 'trainer.pythonPath',
   CLARA_MODEL_ROOTS: 'trainer.modelRoots',
+  // corpus (UDS3)
+  CLARA_CHUNK_SIZE: 'corpus.chunkSize',
+  CLARA_CHUNK_OVERLAP: 'corpus.chunkOverlap',
+  CLARA_INGEST_BACKGROUND_THRESHOLD: 'corpus.backgroundThreshold',
+  CLARA_UPLOAD_MAX_BYTES: 'corpus.uploadMaxBytes',
+  CLARA_CORPUS_NAMESPACE: 'corpus.namespace',
+  CLARA_EMBEDDING_PROVIDER: 'corpus.embedding.provider',
+  CLARA_EMBEDDING_URL: 'corpus.embedding.url',
+  CLARA_EMBEDDING_MODEL: 'corpus.embedding.model',
+  CLARA_EMBEDDING_API_KEY: 'corpus.embedding.apiKey',
+  CLARA_EMBEDDING_DIMENSIONS: 'corpus.embedding.dimensions',
+  CLARA_EMBEDDING_BATCH_SIZE: 'corpus.embedding.batchSize',
+  CLARA_EMBEDDING_TIMEOUT_MS: 'corpus.embedding.timeoutMs',
+  CLARA_EMBEDDING_MAX_RETRIES: 'corpus.embedding.maxRetries',
+  CHROMA_URL: 'stores.chromaUrl',
+  NEO4J_URL: 'stores.neo4jUrl',
+  NEO4J_USER: 'stores.neo4jUser',
+  NEO4J_PASSWORD: 'stores.neo4jPassword',
+  COUCHDB_URL: 'stores.couchdbUrl',
+  COUCHDB_USER: 'stores.couchdbUser',
+  COUCHDB_PASSWORD: 'stores.couchdbPassword',
+  CLARA_STORE_TIMEOUT_MS: 'stores.timeoutMs',
 };
 
 /** Keys whose values are never printed or logged. */

@@ -73,9 +73,9 @@ export class TrainerProcess {
 
   /** SIGTERM the group now (the trainer checkpoints), SIGKILL it after `graceSeconds`. */
   stop(graceSeconds: number): void {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    // Repeated stop requests (every heartbeat sees `cancelling`) must not restart the grace period.
+    if (this.killTimer || this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.signalGroup('SIGTERM');
-    clearTimeout(this.killTimer);
     this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), graceSeconds * 1000);
     this.killTimer.unref();
   }

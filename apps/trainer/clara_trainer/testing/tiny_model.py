@@ -62,6 +62,7 @@ class TinyModelSpec:
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
     max_position_embeddings: int = 1024
+    initializer_range: float = 0.2
     seed: int = 0
 
 
@@ -119,6 +120,9 @@ def build_model(spec: TinyModelSpec, tokenizer):
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
+        # Larger than the usual 0.02 so the (frozen) output head can express confident
+        # predictions: a LoRA adapter then visibly lowers the loss within a few dozen steps.
+        initializer_range=spec.initializer_range,
     )
     torch.manual_seed(spec.seed)
     model = LlamaForCausalLM(config)

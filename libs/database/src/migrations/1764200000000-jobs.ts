@@ -57,7 +57,11 @@ export class Jobs1764200000000 implements MigrationInterface {
       new TableIndex({ name: 'ix_jobs_created', columnNames: ['created_at', 'id'] }),
       new TableIndex({ name: 'ix_jobs_owner', columnNames: ['owner', 'created_at'] }),
       new TableIndex({ name: 'ix_jobs_worker', columnNames: ['worker_id', 'status'] }),
-      new TableIndex({ name: 'ux_jobs_idempotency', columnNames: ['owner', 'idempotency_key'], isUnique: true }),
+      new TableIndex({
+        name: 'ux_jobs_idempotency',
+        columnNames: ['owner', 'idempotency_key'],
+        isUnique: true,
+      }),
     ]);
 
     await queryRunner.createTable(
@@ -70,10 +74,20 @@ export class Jobs1764200000000 implements MigrationInterface {
           { name: 'occurred_at', ...TIMESTAMP },
           { name: 'data', type: json },
         ],
-        foreignKeys: [{ columnNames: ['job_id'], referencedTableName: 'jobs', referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
+        foreignKeys: [
+          {
+            columnNames: ['job_id'],
+            referencedTableName: 'jobs',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          },
+        ],
       }),
     );
-    await queryRunner.createIndex('job_events', new TableIndex({ name: 'ix_job_events_type', columnNames: ['job_id', 'type', 'seq'] }));
+    await queryRunner.createIndex(
+      'job_events',
+      new TableIndex({ name: 'ix_job_events_type', columnNames: ['job_id', 'type', 'seq'] }),
+    );
 
     await queryRunner.createTable(
       new Table({
