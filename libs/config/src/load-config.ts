@@ -63,9 +63,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<ClaraConfi
 function withDerivedDefaults(config: ClaraConfig): ClaraConfig {
   const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(config.dataDir);
   const embedded = config.database.url === undefined;
+  // The trainer runs with its run folder as working directory: anchor relative paths here.
+  const [program, ...args] = config.trainer.command;
+  const trainer = {
+    ...config.trainer,
+    command: [program.includes('/') ? resolve(program) : program, ...args],
+    pythonPath: config.trainer.pythonPath ? resolve(config.trainer.pythonPath) : undefined,
+  };
   return {
     ...config,
     dataDir,
+    trainer,
     database: {
       ...config.database,
       sqlitePath: embedded
