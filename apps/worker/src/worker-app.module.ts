@@ -7,6 +7,9 @@ import { WorkerModule } from '@clara/worker';
 @Module({})
 export class WorkerAppModule {
   static forRoot(config: ClaraConfig): DynamicModule {
-    return { module: WorkerAppModule, imports: [WorkerPlatformModule.forRoot(config), WorkerModule] };
+    return {
+      module: WorkerAppModule,
+      imports: [WorkerPlatformModule.forRoot(config), WorkerModule],
+    };
   }
 }

@@ -42,7 +42,7 @@ export class JobEventsRepository {
     return this.dataSource.transaction(async (manager) => {
       const stored = await this.appendIn(manager, jobId, events);
       if (Object.keys(update).length > 0) {
-        await manager.update(JobEntity, { id: jobId }, update as QueryDeepPartialEntity<JobEntity>);
+        await manager.update(JobEntity, { id: jobId }, update);
       }
       return stored;
     });

@@ -9,7 +9,7 @@ import { Observable, Subject } from 'rxjs';
 
 import { JobEventBus } from './job-event-bus.js';
 import { JobEventsRepository } from './job-events.repository.js';
-import { isTerminal, type JobEventType } from './job.types.js';
+import { isTerminal } from './job.types.js';
 import type {
   ArtifactDto,
   CheckpointDto,
@@ -215,7 +215,7 @@ export class JobOutputsService {
 }
 
 function toEventDto(row: JobEventEntity): JobEventDto {
-  return { seq: row.seq, type: row.type as JobEventType, time: row.occurredAt, data: row.data };
+  return { seq: row.seq, type: row.type, time: row.occurredAt, data: row.data };
 }
 
 function keepaliveEvent(seq: number): JobEventDto {

@@ -5,12 +5,12 @@ import { isoNow } from '@clara/common';
 import { inheritableEnvironment, type ClaraConfig } from '@clara/config';
 import {
   type JobEntity,
-  JobEventBus,
-  JobEventsRepository,
-  JobsRepository,
+  type JobEventBus,
+  type JobEventsRepository,
+  type JobsRepository,
   type JobRowUpdate,
   type NewJobEvent,
-  RunFolders,
+  type RunFolders,
   type StopReason,
   TRAINER_EXIT_CODES,
 } from '@clara/jobs';
