@@ -6,10 +6,12 @@ import {
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiDefaultResponse,
   ApiExtension,
   ApiForbiddenResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { ProblemDetailsDto } from '@clara/common';
 
 import type { Principal } from './principal.js';
 import { ADMIN_ONLY, ANY_ROLE, type Role, TRAINER_OR_ADMIN } from './roles.js';
@@ -20,7 +22,20 @@ export const BEARER_SCHEME = 'bearer';
 
 /** The only way out of the global default-deny guard. */
 export const Public = () =>
-  applyDecorators(SetMetadata(PUBLIC_ROUTE, true), ApiExtension('x-clara-access', 'public'));
+  applyDecorators(
+    SetMetadata(PUBLIC_ROUTE, true),
+    ApiExtension('x-clara-access', 'public'),
+    problemResponses(),
+  );
+
+/** Every error is RFC 9457 problem+json; the OpenAPI document says so for every route. */
+const problemResponses = () =>
+  ApiDefaultResponse({
+    description: 'Error (RFC 9457 problem+json)',
+    content: {
+      'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDetailsDto' } },
+    },
+  });
 
 /**
  * Declares who may call a route: the role check and the Swagger bearer security in one.
@@ -31,8 +46,15 @@ export const Authenticated = (...roles: Role[]) =>
     SetMetadata(ALLOWED_ROLES, roles),
     ApiBearerAuth(BEARER_SCHEME),
     ApiExtension('x-clara-roles', roles),
-    ApiUnauthorizedResponse({ description: 'Missing, expired or invalid bearer token' }),
-    ApiForbiddenResponse({ description: `Requires one of the roles: ${roles.join(', ')}` }),
+    ApiUnauthorizedResponse({
+      description: 'Missing, expired or invalid bearer token',
+      type: ProblemDetailsDto,
+    }),
+    ApiForbiddenResponse({
+      description: `Requires one of the roles: ${roles.join(', ')}`,
+      type: ProblemDetailsDto,
+    }),
+    problemResponses(),
   );
 
 /** Read access: analysts, trainers and admins. */

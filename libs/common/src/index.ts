@@ -20,6 +20,7 @@ export {
   statusTitle,
   ValidationError,
 } from './problem.js';
+export { FieldErrorDto, ProblemDetailsDto } from './problem.dto.js';
 export { ProblemDetailsFilter, toProblem } from './problem-details.filter.js';
 export {
   currentRequestId,

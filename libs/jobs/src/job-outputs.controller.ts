@@ -9,7 +9,7 @@ import {
   Sse,
   StreamableFile,
 } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ForReaders } from '@clara/auth';
 import { ValidationError } from '@clara/common';
 import { type Observable } from 'rxjs';
@@ -54,7 +54,11 @@ export class JobOutputsController {
     summary:
       'Live events (Server-Sent Events); resume with Last-Event-ID or ?after=<seq>. Ends when the job has ended.',
   })
-  @ApiProduces('text/event-stream')
+  @ApiOkResponse({
+    description:
+      'One SSE message per event: `id` = seq, `event` = type, `data` = the JobEventDto as JSON',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
   stream(
     @Param('id', uuid) id: string,
     @Headers('last-event-id') lastEventId: string | undefined,
@@ -116,7 +120,9 @@ export class JobOutputsController {
     operationId: 'downloadJobAdapter',
     summary: 'The trained LoRA adapter as one .tar.gz',
   })
-  @ApiProduces('application/gzip')
+  @ApiOkResponse({
+    content: { 'application/gzip': { schema: { type: 'string', format: 'binary' } } },
+  })
   async adapter(
     @Param('id', uuid) id: string,
     @Res({ passthrough: true }) reply: ReplyHeaders,

@@ -123,7 +123,7 @@ export class JobsController {
     operationId: 'deleteJob',
     summary: 'Delete a finished job, its events and its run folder',
   })
-  @ApiNoContentResponse()
+  @ApiNoContentResponse({ description: 'Deleted' })
   async delete(@Param('id', uuid) id: string): Promise<void> {
     await this.jobs.delete(id);
   }

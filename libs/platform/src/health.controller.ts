@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
   type HealthCheckResult,
@@ -25,6 +25,9 @@ export class HealthController {
   @Get('health/live')
   @Public()
   @ApiOperation({ operationId: 'liveness', summary: 'The process is up' })
+  @ApiOkResponse({
+    schema: { type: 'object', properties: { status: { type: 'string', example: 'ok' } } },
+  })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
@@ -56,6 +59,7 @@ export class HealthController {
   @Public()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiProduces('text/plain')
+  @ApiOkResponse({ content: { 'text/plain': { schema: { type: 'string' } } } })
   @ApiOperation({ operationId: 'metrics', summary: 'Prometheus metrics' })
   async prometheus(): Promise<string> {
     return this.metrics.registry.metrics();

@@ -4,7 +4,13 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AuditService, isAuditable } from '@clara/audit';
 import { type AuthenticatedRequest, BEARER_SCHEME } from '@clara/auth';
-import { createLogger, PinoNestLogger, requestIdFrom, runWithRequestContext } from '@clara/common';
+import {
+  createLogger,
+  PinoNestLogger,
+  ProblemDetailsDto,
+  requestIdFrom,
+  runWithRequestContext,
+} from '@clara/common';
 import type { ClaraConfig } from '@clara/config';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as Pino } from 'pino';
@@ -136,6 +142,7 @@ export function buildOpenApiDocument(
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, BEARER_SCHEME)
     .build();
   return SwaggerModule.createDocument(app, builder, {
+    extraModels: [ProblemDetailsDto],
     operationIdFactory: (controller, method) =>
       `${controller.replace(/Controller$/, '')}_${method}`,
   });
