@@ -13,21 +13,25 @@ export class JobEventBus {
 
   jobChanged(jobId: string): void {
     this.emitter.emit(`job:${jobId}`);
-    this.emitter.emit('any-job');
   }
 
   jobQueued(): void {
     this.emitter.emit('queued');
   }
 
+  /** A client asked to stop a running job (cancel). */
+  stopRequested(jobId: string): void {
+    this.emitter.emit('stop', jobId);
+  }
+
+  onStopRequested(listener: (jobId: string) => void): () => void {
+    this.emitter.on('stop', listener);
+    return () => this.emitter.off('stop', listener);
+  }
+
   onJobChanged(jobId: string, listener: () => void): () => void {
     this.emitter.on(`job:${jobId}`, listener);
     return () => this.emitter.off(`job:${jobId}`, listener);
-  }
-
-  onAnyJobChanged(listener: () => void): () => void {
-    this.emitter.on('any-job', listener);
-    return () => this.emitter.off('any-job', listener);
   }
 
   onJobQueued(listener: () => void): () => void {

@@ -173,6 +173,16 @@ export class JobsRepository {
     );
   }
 
+  /** Marks a worker's leases as expired (it restarted: whatever it ran is gone). */
+  async expireLeasesOf(workerId: string): Promise<number> {
+    const expired = new Date(Date.now() - 1000).toISOString();
+    const result = await this.jobs.update(
+      { workerId, status: In([...ACTIVE_STATUSES]) },
+      { leaseExpiresAt: expired },
+    );
+    return result.affected ?? 0;
+  }
+
   findActiveForWorker(workerId: string): Promise<JobEntity[]> {
     return this.jobs.findBy({ workerId, status: In([...ACTIVE_STATUSES]) });
   }

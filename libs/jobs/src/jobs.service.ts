@@ -254,6 +254,7 @@ export class JobsService {
       await this.events.append(id, [
         { type: 'status', time: isoNow(), data: { status: 'cancelling', ...by } },
       ]);
+      this.bus.stopRequested(id);
     } else if (isTerminal(job.status)) {
       throw new JobStateError(id, job.status, 'cancelled');
     }

@@ -69,6 +69,9 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
         lastHeartbeatAt: now,
       }),
     );
+    // Jobs this worker id held before a restart are not running here: recover them now
+    // instead of waiting for their leases to expire.
+    if ((await this.jobs.expireLeasesOf(this.id)) > 0) await this.recovery.recover();
     this.logger.log(
       `worker ${this.id} registered: ${this.gpus.length ? `GPUs ${this.gpus.join(',')}` : 'no GPUs (CPU jobs only)'}, ${this.config.worker.slots} slot(s)`,
     );
@@ -76,7 +79,7 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
     this.pollTimer = setInterval(() => this.wake(), this.config.worker.pollMs);
     this.unsubscribe.push(
       this.bus.onJobQueued(() => this.wake()),
-      this.bus.onAnyJobChanged(() => this.checkStops()),
+      this.bus.onStopRequested((jobId) => this.runners.get(jobId)?.stop('cancel')),
     );
     this.wake();
   }
@@ -169,15 +172,6 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
       if (Date.now() - this.lastRenewal > this.config.jobs.leaseSeconds * 800) {
         for (const runner of this.runners.values()) runner.stop('lease_lost');
       }
-    }
-  }
-
-  /** Fast path for cancels made in this process (the embedded worker). */
-  private checkStops(): void {
-    for (const [id, runner] of this.runners) {
-      void this.jobs.statusOf(id).then((state) => {
-        if (state?.status === 'cancelling') runner.stop('cancel');
-      });
     }
   }
 }
