@@ -1,6 +1,8 @@
-// Builds the deployables that tests start as real processes (the standalone worker).
+// Builds the deployables that tests start as real processes (the standalone worker, the CLI).
 import { execFileSync } from 'node:child_process';
 
 export default function globalSetup() {
-  execFileSync('npx', ['nest', 'build', 'worker'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (const app of ['worker', 'cli']) {
+    execFileSync('npx', ['nest', 'build', app], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
 }

@@ -177,6 +177,29 @@ export const configSchema = z.object({
     })
     .prefault({}),
   // --- end corpus --------------------------------------------------------------------
+  // --- datasets ----------------------------------------------------------------------
+  datasets: z
+    .object({
+      /** Largest accepted dataset import file, in bytes (streamed to the data folder). */
+      importMaxBytes: z.coerce
+        .number()
+        .int()
+        .min(1024)
+        .default(256 * 1024 * 1024),
+      /** How many problems an import refusal lists (all are counted). */
+      importMaxProblems: z.coerce.number().int().min(1).max(10000).default(50),
+      /** A record longer than this many approximate tokens is refused on import. */
+      maxRecordTokens: z.coerce.number().int().min(16).max(1_000_000).default(32768),
+      /** Most chunks a build may take from a search (its `top_k` limit). */
+      buildMaxChunks: z.coerce.number().int().min(1).max(1_000_000).default(20000),
+      /** Rows read from the database per page while exporting. */
+      exportPageRows: z.coerce.number().int().min(10).max(100_000).default(2000),
+      /** Rows per Parquet row group (the writer yields to the event loop between groups). */
+      parquetRowGroupRows: z.coerce.number().int().min(100).max(1_000_000).default(5000),
+      /** zstd level of Parquet exports (1 fastest … 19 smallest). */
+      parquetZstdLevel: z.coerce.number().int().min(1).max(19).default(3),
+    })
+    .prefault({}),
 });
 
 function parseJsonOr(value: string): unknown {
@@ -195,3 +218,4 @@ export type CorpusConfig = ClaraConfig['corpus'];
 export type StoresConfig = ClaraConfig['stores'];
 export type WorkerConfig = ClaraConfig['worker'];
 export type TrainerConfig = ClaraConfig['trainer'];
+export type DatasetsConfig = ClaraConfig['datasets'];

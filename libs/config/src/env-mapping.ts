@@ -59,6 +59,14 @@ export const ENV_MAPPING: Readonly<Record<string, string>> = {
   COUCHDB_USER: 'stores.couchdbUser',
   COUCHDB_PASSWORD: 'stores.couchdbPassword',
   CLARA_STORE_TIMEOUT_MS: 'stores.timeoutMs',
+  // datasets
+  CLARA_DATASETS_IMPORT_MAX_BYTES: 'datasets.importMaxBytes',
+  CLARA_DATASETS_IMPORT_MAX_PROBLEMS: 'datasets.importMaxProblems',
+  CLARA_DATASETS_MAX_RECORD_TOKENS: 'datasets.maxRecordTokens',
+  CLARA_DATASETS_BUILD_MAX_CHUNKS: 'datasets.buildMaxChunks',
+  CLARA_DATASETS_EXPORT_PAGE_ROWS: 'datasets.exportPageRows',
+  CLARA_DATASETS_PARQUET_ROW_GROUP_ROWS: 'datasets.parquetRowGroupRows',
+  CLARA_DATASETS_PARQUET_ZSTD_LEVEL: 'datasets.parquetZstdLevel',
 };
 
 /** Keys whose values are never printed or logged. */

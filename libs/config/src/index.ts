@@ -2,6 +2,7 @@ export { CLARA_CONFIG, ClaraConfigModule } from './config.module.js';
 export {
   type AuthConfig,
   type CorpusConfig,
+  type DatasetsConfig,
   type ClaraConfig,
   configSchema,
   type DatabaseConfig,

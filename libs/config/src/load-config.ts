@@ -47,12 +47,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<ClaraConfi
 
   const parsed = configSchema.safeParse(tree);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const key = issue.path.join('.');
-        return { key, source: sourceOf(sources, key), message: issue.message };
-      }),
-    );
+    const problems = parsed.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      return { key, source: sourceOf(sources, key), message: issue.message };
+    });
+    // Report the refusals too when the sections they judge are themselves valid.
+    const auth = configSchema.shape.auth.safeParse(tree.auth);
+    const database = configSchema.shape.database.safeParse(tree.database);
+    if (auth.success && database.success) {
+      const partial = { environment, auth: auth.data, database: database.data } as ClaraConfig;
+      problems.push(...productionRefusals(partial, sources));
+    }
+    throw new ConfigError(problems);
   }
   const config = withDerivedDefaults(parsed.data);
   const refusals = productionRefusals(config, sources);
