@@ -77,6 +77,13 @@ export const configSchema = z.object({
     leaseSeconds: z.coerce.number().int().min(2).max(3600),
     /** Attempts (first run included) before a job whose worker keeps dying is failed. */
     maxAttempts: z.coerce.number().int().min(1).max(20),
+    /**
+     * The Datasets service, for training processes deployed apart from it (then dataset
+     * versions are fetched over HTTP); unset = read them from the shared database.
+     */
+    datasetsUrl: optionalUrl,
+    /** Bearer token (role analyst or above) the training side uses to call the Datasets service. */
+    datasetsToken: optionalString,
   }),
   worker: z.object({
     /** Run the worker inside the training service (the embedded default). */

@@ -27,6 +27,8 @@ export const ENV_MAPPING: Readonly<Record<string, string>> = {
   CLARA_JWT_CLOCK_TOLERANCE_SECONDS: 'auth.clockToleranceSeconds',
   CLARA_JOB_LEASE_SECONDS: 'jobs.leaseSeconds',
   CLARA_JOB_MAX_ATTEMPTS: 'jobs.maxAttempts',
+  CLARA_DATASETS_URL: 'jobs.datasetsUrl',
+  CLARA_DATASETS_TOKEN: 'jobs.datasetsToken',
   CLARA_WORKER_EMBEDDED: 'worker.embedded',
   CLARA_WORKER_ID: 'worker.id',
   CLARA_WORKER_GPUS: 'worker.gpus',
@@ -72,6 +74,7 @@ export const ENV_MAPPING: Readonly<Record<string, string>> = {
 /** Keys whose values are never printed or logged. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'auth.jwtSecret',
+  'jobs.datasetsToken',
   'corpus.embedding.apiKey',
   'stores.neo4jPassword',
   'stores.couchdbPassword',

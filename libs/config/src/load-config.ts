@@ -47,7 +47,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<ClaraConfi
 
   const parsed = configSchema.safeParse(tree);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+    const problems: ConfigProblem[] = parsed.error.issues.map((issue) => {
       const key = issue.path.join('.');
       return { key, source: sourceOf(sources, key), message: issue.message };
     });

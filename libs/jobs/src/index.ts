@@ -1,4 +1,10 @@
 export {
+  DATASET_CATALOG,
+  type DatasetCatalog,
+  type DatasetVersionSummary,
+  HttpDatasetCatalog,
+} from './dataset-catalog.js';
+export {
   ArtifactDto,
   CheckpointDto,
   CreateJobDto,

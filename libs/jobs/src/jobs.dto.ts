@@ -7,6 +7,7 @@ import {
   IsISO8601,
   IsNotEmpty,
   IsObject,
+  IsUUID,
   IsOptional,
   IsString,
   Matches,
@@ -30,6 +31,19 @@ import {
 const DATA_PATH = /^(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\-/]{1,512}$/;
 
 export class JobDataDto {
+  @ApiPropertyOptional({
+    description: 'A dataset (from the Datasets service) to train on; with dataset_version',
+  })
+  @IsOptional()
+  @IsUUID()
+  dataset_id?: string;
+
+  @ApiPropertyOptional({ minimum: 1, description: 'The dataset version (must be ready)' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  dataset_version?: number;
+
   @ApiPropertyOptional({
     description:
       'Training JSONL file, relative to the data folder (e.g. `files/support-chat.jsonl`)',

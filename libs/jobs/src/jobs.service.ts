@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { assertOwnerOrAdmin, type Principal } from '@clara/auth';
 import {
   ConflictError,
@@ -16,11 +16,12 @@ import {
 } from '@clara/common';
 import { CLARA_CONFIG, type ClaraConfig } from '@clara/config';
 
+import { type DatasetCatalog, DATASET_CATALOG } from './dataset-catalog.js';
 import { JobEntity, type JobData } from './job.entity.js';
 import { JobNotRunnableError, JobStateError } from './job-errors.js';
 import { JobEventBus } from './job-event-bus.js';
 import { JobEventsRepository } from './job-events.repository.js';
-import { isTerminal } from './job.types.js';
+import { isTerminal, type RecordFormat } from './job.types.js';
 import type { CreateJobDto, JobDto, ListJobsQueryDto } from './jobs.dto.js';
 import { JobsRepository } from './jobs.repository.js';
 import { resolveHyperparameters } from './hyperparameters.dto.js';
@@ -46,6 +47,7 @@ export class JobsService {
     private readonly folders: RunFolders,
     private readonly workers: WorkersService,
     @Inject(CLARA_CONFIG) private readonly config: ClaraConfig,
+    @Optional() @Inject(DATASET_CATALOG) private readonly datasets?: DatasetCatalog,
   ) {}
 
   async create(
@@ -94,7 +96,7 @@ export class JobsService {
     const method = dto.method ?? 'lora';
     const problems: FieldError[] = [];
     const baseModel = this.checkBaseModel(dto.base_model, problems);
-    const data = this.checkData(dto, problems);
+    const { data, recordFormat } = await this.checkData(dto, problems);
     if (method === 'lora') {
       for (const key of ['quantization_bits', 'quantization_type'] as const) {
         if (dto.hyperparameters?.[key] !== undefined) {
@@ -139,7 +141,7 @@ export class JobsService {
       status: 'queued',
       baseModel,
       method,
-      recordFormat: dto.record_format ?? 'chat',
+      recordFormat: recordFormat ?? dto.record_format ?? 'chat',
       hyperparameters: resolveHyperparameters(dto.hyperparameters, method),
       data,
       gpusRequired: gpus,
@@ -194,29 +196,80 @@ export class JobsService {
     return baseModel;
   }
 
-  private checkData(dto: CreateJobDto, problems: FieldError[]): JobData {
-    const data: JobData = {};
-    if (!dto.data.train_file) {
-      problems.push({
-        field: 'data.train_file',
-        message: 'data.train_file is required',
-        in: 'body',
-      });
-      return data;
-    }
-    for (const key of ['train_file', 'validation_file'] as const) {
-      const given = dto.data[key];
-      if (given === undefined) continue;
-      if (!this.folders.resolveDataFile(given)) {
+  /** Either a dataset version (must exist and be ready) or files inside the data folder. */
+  private async checkData(
+    dto: CreateJobDto,
+    problems: FieldError[],
+  ): Promise<{ data: JobData; recordFormat?: RecordFormat }> {
+    const { dataset_id: datasetId, dataset_version: version, train_file: trainFile } = dto.data;
+    const field = (name: string, message: string) =>
+      problems.push({ field: `data.${name}`, message, in: 'body' });
+    if (datasetId !== undefined || version !== undefined) {
+      if (trainFile !== undefined || dto.data.validation_file !== undefined) {
+        field('dataset_id', 'give either a dataset version or files, not both');
+      }
+      if (datasetId === undefined || version === undefined) {
+        field(
+          datasetId === undefined ? 'dataset_id' : 'dataset_version',
+          'dataset_id and dataset_version go together',
+        );
+        return { data: {} };
+      }
+      if (!this.datasets) {
+        field(
+          'dataset_id',
+          'this training service has no access to datasets (set CLARA_DATASETS_URL)',
+        );
+        return { data: {} };
+      }
+      const summary = await this.datasets.describe(datasetId, version);
+      if (!summary) {
+        throw new JobNotRunnableError(
+          'dataset_version_not_found',
+          `Dataset ${datasetId} has no version ${version}`,
+          [{ field: 'data.dataset_version', message: 'no such dataset version', in: 'body' }],
+        );
+      }
+      if (summary.status !== 'ready') {
+        throw new JobNotRunnableError(
+          'dataset_version_not_ready',
+          `Dataset ${datasetId} version ${version} is ${summary.status}, not ready`,
+          [
+            {
+              field: 'data.dataset_version',
+              message: `the version is ${summary.status}`,
+              in: 'body',
+            },
+          ],
+        );
+      }
+      if (summary.splits.train === 0)
+        field('dataset_version', 'the version has no training records');
+      if (dto.record_format !== undefined && dto.record_format !== summary.record_format) {
         problems.push({
-          field: `data.${key}`,
-          message: `no such file in the data folder: ${given}`,
+          field: 'record_format',
+          message: `the dataset version holds ${summary.record_format} records`,
           in: 'body',
         });
       }
+      return {
+        data: { dataset_id: datasetId, dataset_version: version },
+        recordFormat: summary.record_format as RecordFormat,
+      };
+    }
+    if (trainFile === undefined) {
+      field('train_file', 'give data.train_file or data.dataset_id with data.dataset_version');
+      return { data: {} };
+    }
+    const data: JobData = {};
+    for (const key of ['train_file', 'validation_file'] as const) {
+      const given = dto.data[key];
+      if (given === undefined) continue;
+      if (!this.folders.resolveDataFile(given))
+        field(key, `no such file in the data folder: ${given}`);
       data[key] = given;
     }
-    return data;
+    return { data };
   }
 
   async get(id: string): Promise<JobDto> {

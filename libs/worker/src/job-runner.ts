@@ -1,9 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 import { Logger } from '@nestjs/common';
 import { isoNow } from '@clara/common';
 import { inheritableEnvironment, type ClaraConfig } from '@clara/config';
 import {
+  type DatasetCatalog,
   type JobEntity,
   type JobEventBus,
   type JobEventsRepository,
@@ -19,6 +21,11 @@ import { parseTrainerLine } from './trainer-protocol.js';
 import { type TrainerExit, TrainerProcess } from './trainer-process.js';
 
 export type LocalStopReason = StopReason | 'lease_lost';
+
+interface DataFiles {
+  train: string | null;
+  validation: string | null;
+}
 
 const FLUSH_MS = 100;
 const MAX_LOG_LINE = 4096;
@@ -49,6 +56,7 @@ export class JobRunner {
     private readonly events: JobEventsRepository,
     private readonly bus: JobEventBus,
     private readonly folders: RunFolders,
+    private readonly datasets?: DatasetCatalog,
   ) {
     this.logger = new Logger(`Job ${job.id}`);
     this.done = this.run().catch((error: unknown) => this.logger.error(error as Error));
@@ -67,9 +75,19 @@ export class JobRunner {
     const runDir = this.folders.runDir(job.id);
     const outputDir = this.folders.outputDir(job.id);
     await mkdir(outputDir, { recursive: true });
+    let files: DataFiles;
+    try {
+      files = await this.dataFiles(runDir);
+    } catch (error) {
+      await this.finishWithoutProcess(
+        'dataset_unavailable',
+        `The training data could not be prepared: ${(error as Error).message}`,
+      );
+      return;
+    }
     await writeFile(
       this.folders.specPath(job.id),
-      JSON.stringify(this.trainerSpec(outputDir), null, 2),
+      JSON.stringify(this.trainerSpec(outputDir, files), null, 2),
     );
 
     this.emit({
@@ -107,18 +125,75 @@ export class JobRunner {
     await this.settle(exit);
   }
 
+  /**
+   * Absolute paths of the training files: files in the data folder as given, or a dataset
+   * version's splits written into the run folder (so the trainer reads exactly that version).
+   */
+  private async dataFiles(runDir: string): Promise<DataFiles> {
+    const { data } = this.job;
+    if (data.dataset_id === undefined || data.dataset_version === undefined) {
+      const resolve = (relative?: string) =>
+        relative ? (this.folders.resolveDataFile(relative) ?? null) : null;
+      return { train: resolve(data.train_file), validation: resolve(data.validation_file) };
+    }
+    if (!this.datasets)
+      throw new Error('this worker has no access to datasets (set CLARA_DATASETS_URL)');
+    const summary = await this.datasets.describe(data.dataset_id, data.dataset_version);
+    if (!summary || summary.status !== 'ready')
+      throw new Error(`dataset version ${data.dataset_version} is not ready`);
+    await mkdir(join(runDir, 'data'), { recursive: true });
+    const train = join(runDir, 'data', 'train.jsonl');
+    await this.datasets.writeJsonl(data.dataset_id, data.dataset_version, 'train', train);
+    let validation: string | null = null;
+    if (summary.splits.validation > 0) {
+      validation = join(runDir, 'data', 'validation.jsonl');
+      await this.datasets.writeJsonl(
+        data.dataset_id,
+        data.dataset_version,
+        'validation',
+        validation,
+      );
+    }
+    this.emit({
+      type: 'status',
+      time: isoNow(),
+      data: {
+        status: 'running',
+        phase: 'dataset_ready',
+        dataset_id: data.dataset_id,
+        version: data.dataset_version,
+        checksum: summary.checksum,
+        splits: summary.splits,
+      },
+    });
+    return { train, validation };
+  }
+
+  private async finishWithoutProcess(code: string, message: string): Promise<void> {
+    await this.flush();
+    const held = await this.jobs.finish(this.job.id, this.workerId, {
+      status: 'failed',
+      errorCode: code,
+      errorMessage: message,
+    });
+    if (held) {
+      await this.events.append(this.job.id, [
+        { type: 'status', time: isoNow(), data: { status: 'failed', error_code: code, message } },
+      ]);
+    }
+    this.bus.jobChanged(this.job.id);
+  }
+
   /** The one contract with the trainer (apps/trainer/README.md): paths are absolute. */
-  private trainerSpec(outputDir: string): Record<string, unknown> {
+  private trainerSpec(outputDir: string, files: DataFiles): Record<string, unknown> {
     const job = this.job;
-    const dataFile = (relative?: string) =>
-      relative ? (this.folders.resolveDataFile(relative) ?? null) : null;
     return {
       job_id: job.id,
       base_model: job.baseModel,
       method: job.method,
       record_format: job.recordFormat,
-      train_file: dataFile(job.data.train_file),
-      validation_file: dataFile(job.data.validation_file),
+      train_file: files.train,
+      validation_file: files.validation,
       output_dir: outputDir,
       resume_from_checkpoint: job.resumeCheckpoint,
       dataset: job.data.dataset_id

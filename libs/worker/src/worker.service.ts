@@ -4,12 +4,15 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type OnApplicationBootstrap,
   type BeforeApplicationShutdown,
 } from '@nestjs/common';
 import { isoNow } from '@clara/common';
 import { CLARA_CONFIG, type ClaraConfig } from '@clara/config';
 import {
+  type DatasetCatalog,
+  DATASET_CATALOG,
   JobEventBus,
   JobEventsRepository,
   JobsRepository,
@@ -50,6 +53,7 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly bus: JobEventBus,
     private readonly folders: RunFolders,
     private readonly recovery: LeaseRecovery,
+    @Optional() @Inject(DATASET_CATALOG) private readonly datasets?: DatasetCatalog,
   ) {
     this.id = config.worker.id ?? `${hostname()}-${process.pid}`;
   }
@@ -140,6 +144,7 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
         this.events,
         this.bus,
         this.folders,
+        this.datasets,
       );
       this.runners.set(job.id, runner);
       void runner.done.finally(() => {
