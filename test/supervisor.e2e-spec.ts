@@ -162,4 +162,31 @@ describe('trainer supervision', () => {
     const { job } = await run('fail-data');
     expect(job.error).toMatchObject({ code: 'data_error', exit_code: 3 });
   });
+
+  it('fails a job clearly when the trainer program does not exist', async () => {
+    const other = await startTrainingApp('sqlite', {
+      CLARA_TRAINER_COMMAND: JSON.stringify(['/nonexistent/python', '-m', 'clara_trainer']),
+    });
+    try {
+      const file = writeTrainFile(other.config.dataDir);
+      const res = await other.app.inject({
+        method: 'POST',
+        url: JOBS,
+        headers: { authorization: `Bearer ${alice}` },
+        payload: { base_model: 'org/model', data: { train_file: file }, gpus: 0 },
+      });
+      const job = await waitForJob(
+        other.app.inject.bind(other.app),
+        alice,
+        res.json<JobBody>().id,
+        ['failed'],
+      );
+      expect(job.error).toMatchObject({
+        code: 'trainer_not_found',
+        message: expect.stringContaining('/nonexistent/python'),
+      });
+    } finally {
+      await other.close();
+    }
+  });
 });

@@ -328,7 +328,13 @@ export class JobRunner {
       ]);
     };
 
-    if (reason === 'lease_lost') {
+    if (exit.spawnError) {
+      await finish(
+        'failed',
+        'trainer_not_found',
+        `The trainer could not be started (${exit.spawnError}). For the default Python trainer run \`bash test/setup/python-venv.sh\`, or set CLARA_TRAINER_COMMAND.`,
+      );
+    } else if (reason === 'lease_lost') {
       this.logger.warn('stopped a trainer whose lease this worker lost');
     } else if (reason === 'shutdown') {
       if (await this.jobs.handBack(job.id, this.workerId)) {

@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline';
 export interface TrainerExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Set when the program could not be started at all (e.g. it does not exist). */
+  spawnError?: string;
 }
 
 export interface TrainerProcessOptions {
@@ -51,7 +53,7 @@ export class TrainerProcess {
     this.exited = new Promise<TrainerExit>((resolve) => {
       this.child.once('error', (error) => {
         this.log.write(`failed to start trainer ${program}: ${error.message}\n`);
-        resolve({ code: 127, signal: null });
+        resolve({ code: null, signal: null, spawnError: `${program}: ${error.message}` });
       });
       this.child.once('exit', (code, signal) => {
         clearTimeout(this.killTimer);
