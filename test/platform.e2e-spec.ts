@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
+import { ServiceProbes } from '@clara/platform';
+
 import { type TestApp, startTestApp } from './support/apps.js';
 import { testEngines } from './support/databases.js';
 import { FixtureController } from './support/fixture.controller.js';
@@ -49,6 +51,28 @@ describe.each(testEngines())('platform on %s', (engine) => {
       const ready = await call('GET', '/health/ready');
       expect(ready.statusCode).toBe(200);
       expect(ready.json()).toMatchObject({ status: 'ok', details: { database: { status: 'up' } } });
+    });
+
+    it('answers 503 problem+json naming the check that is down, and recovers', async () => {
+      const probes = t.app.get(ServiceProbes);
+      probes.addReadinessCheck('vector_store', () =>
+        Promise.reject(new Error('connection refused')),
+      );
+      try {
+        const res = await call('GET', '/health/ready');
+        expect(res.statusCode).toBe(503);
+        expect(res.headers['content-type']).toContain('application/problem+json');
+        expect(res.json()).toMatchObject({
+          status: 503,
+          details: {
+            database: { status: 'up' },
+            vector_store: { status: 'down', message: 'connection refused' },
+          },
+        });
+      } finally {
+        probes.removeReadinessCheck('vector_store');
+      }
+      expect((await call('GET', '/health/ready')).statusCode).toBe(200);
     });
 
     it('exposes Prometheus metrics with per-route request counts', async () => {

@@ -37,7 +37,10 @@ const postgres = testEngines().filter((engine) => engine === 'postgres');
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
+    // A long lease: creating the jobs takes a while on a loaded machine, and the placeholder
+    // worker below must stay "alive" meanwhile.
     const env = fixtureWorkerEnv({
+      CLARA_JOB_LEASE_SECONDS: '120',
       CLARA_WORKER_GPUS: '0,1',
       CLARA_WORKER_SLOTS: '2',
       CLARA_WORKER_POLL_MS: '50',

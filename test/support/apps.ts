@@ -38,12 +38,14 @@ export interface TestAppOptions {
   rootModule?: (config: ClaraConfig) => DynamicModule;
   /** Extra controllers for platform tests (e.g. a fixture mutating route). */
   controllers?: Type[];
+  /** Share a database with another test app (both services on one database); not dropped on close. */
+  database?: TestDatabase;
 }
 
 /** Builds a service through the same `createHttpApp` that main.ts uses, on a fresh database. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const service = options.service ?? 'training';
-  const database = await createTestDatabase(options.engine ?? 'sqlite');
+  const database = options.database ?? (await createTestDatabase(options.engine ?? 'sqlite'));
   const config = loadConfig({
     env: { CLARA_ENVIRONMENT: 'testing', ...database.env, ...options.env },
   });
@@ -64,7 +66,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     logs,
     close: async () => {
       await app.close();
-      await database.drop();
+      if (!options.database) await database.drop();
     },
   };
 }

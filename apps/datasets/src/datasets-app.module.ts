@@ -1,5 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { ClaraConfig } from '@clara/config';
+import { CorpusModule } from '@clara/corpus';
+import { DatasetsModule } from '@clara/datasets';
 import { PlatformModule } from '@clara/platform';
 
 /** Composition root of the datasets service: the platform plus its feature modules. */
@@ -8,7 +10,11 @@ export class DatasetsAppModule {
   static forRoot(config: ClaraConfig): DynamicModule {
     return {
       module: DatasetsAppModule,
-      imports: [PlatformModule.forRoot({ service: 'datasets', config })],
+      imports: [
+        PlatformModule.forRoot({ service: 'datasets', config }),
+        CorpusModule,
+        DatasetsModule,
+      ],
     };
   }
 }

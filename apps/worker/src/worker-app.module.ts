@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { ClaraConfig } from '@clara/config';
+import { DatasetCatalogModule } from '@clara/datasets';
 import { WorkerPlatformModule } from '@clara/platform';
 import { WorkerModule } from '@clara/worker';
 
@@ -9,7 +10,11 @@ export class WorkerAppModule {
   static forRoot(config: ClaraConfig): DynamicModule {
     return {
       module: WorkerAppModule,
-      imports: [WorkerPlatformModule.forRoot(config), WorkerModule],
+      imports: [
+        WorkerPlatformModule.forRoot(config),
+        DatasetCatalogModule.forRoot(config),
+        WorkerModule,
+      ],
     };
   }
 }

@@ -110,8 +110,21 @@ function problem(
   };
 }
 
+/** Extra members of an HttpException's body; never ones that would overwrite the problem's own. */
 function pickExtensions(response: Record<string, unknown>): Record<string, unknown> {
-  const { message: _message, statusCode: _statusCode, error: _error, ...rest } = response;
+  const reserved = new Set([
+    'message',
+    'statusCode',
+    'status',
+    'type',
+    'title',
+    'detail',
+    'instance',
+    'request_id',
+  ]);
+  const rest = Object.fromEntries(Object.entries(response).filter(([key]) => !reserved.has(key)));
+  // Terminus puts its verdict in `error` (an object); Nest puts a title string there.
+  if (typeof rest.error === 'string') delete rest.error;
   return rest;
 }
 

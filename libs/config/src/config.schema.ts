@@ -200,9 +200,9 @@ export const configSchema = z.object({
       /** Most chunks a build may take from a search (its `top_k` limit). */
       buildMaxChunks: z.coerce.number().int().min(1).max(1_000_000).default(20000),
       /** Rows read from the database per page while exporting. */
-      exportPageRows: z.coerce.number().int().min(10).max(100_000).default(2000),
+      exportPageRows: z.coerce.number().int().min(10).max(100_000).default(500),
       /** Rows per Parquet row group (the writer yields to the event loop between groups). */
-      parquetRowGroupRows: z.coerce.number().int().min(100).max(1_000_000).default(5000),
+      parquetRowGroupRows: z.coerce.number().int().min(100).max(1_000_000).default(1000),
       /** zstd level of Parquet exports (1 fastest … 19 smallest). */
       parquetZstdLevel: z.coerce.number().int().min(1).max(19).default(3),
     })

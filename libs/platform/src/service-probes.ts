@@ -17,6 +17,10 @@ export class ServiceProbes {
     this.readiness.set(name, check);
   }
 
+  removeReadinessCheck(name: string): void {
+    this.readiness.delete(name);
+  }
+
   addStatusContributor(name: string, contributor: StatusContributor): void {
     this.status.set(name, contributor);
   }
