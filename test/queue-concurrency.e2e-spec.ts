@@ -108,7 +108,12 @@ const postgres = testEngines().filter((engine) => engine === 'postgres');
       await new Promise((r) => setTimeout(r, 250));
     }
     expect(rows).toHaveLength(JOB_COUNT);
-    expect(rows.filter((r) => r.status !== 'succeeded')).toEqual([]);
+    const unfinished = rows.filter((r) => r.status !== 'succeeded');
+    if (unfinished.length > 0) {
+      // Say why: the workers' own logs around the stuck jobs.
+      for (const w of workers) process.stderr.write(`--- ${w.id} ---\n${w.output.slice(-4000)}\n`);
+    }
+    expect(unfinished).toEqual([]);
     expect(rows.every((r) => r.attempts === 1)).toBe(true);
     expect(new Set(rows.map((r) => r.worker_id)).size).toBe(WORKERS); // they all took part
 

@@ -165,7 +165,14 @@ describe.each(testEngines())('job recovery with real worker processes on %s', (e
       })
     ).json<JobBody>();
     expect(handedBack).toMatchObject({ status: 'queued', attempts: 0, worker_id: null });
-    expect(a.output).toContain('worker worker-a stopped');
+    const workersAfter = (
+      await t.app.inject({
+        method: 'GET',
+        url: '/api/training/workers',
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json<{ id: string; status: string }[]>();
+    expect(workersAfter).toEqual([expect.objectContaining({ id: 'worker-a', status: 'offline' })]);
     await worker('worker-b', env);
     // max_attempts is 1: a clean hand-back did not use up the job's only attempt.
     const job = await waitForJob(

@@ -207,6 +207,14 @@ export const configSchema = z.object({
       parquetZstdLevel: z.coerce.number().int().min(1).max(19).default(3),
     })
     .prefault({}),
+  // --- end datasets ------------------------------------------------------------------
+  /** `Idempotency-Key` on create routes (docs/architecture.md, "Idempotency"). */
+  idempotency: z
+    .object({
+      /** How long a stored response is replayed for a retried key, in hours (fractions allowed). */
+      ttlHours: z.coerce.number().positive().max(720).default(24),
+    })
+    .prefault({}),
 });
 
 function parseJsonOr(value: string): unknown {

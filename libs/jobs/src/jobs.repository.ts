@@ -162,14 +162,24 @@ export class JobsRepository {
     await this.jobs.update({ id, workerId }, { assignedGpus: gpus.join(',') });
   }
 
-  /** Renews the leases of a worker's jobs; returns the ids it still holds (and their state). */
+  /**
+   * Renews the leases of the jobs this worker is really running (`jobIds`: its live
+   * processes) and returns which of them it still holds, with their state. A job the
+   * database assigns to it but that it does not run is not renewed, so lease recovery
+   * picks it up.
+   */
   async renewLeases(
     workerId: string,
+    jobIds: string[],
     leaseSeconds: number,
   ): Promise<{ id: string; status: JobStatus }[]> {
+    if (jobIds.length === 0) return [];
+    const ids = jobIds.map((_, i) => `$${i + 3}`).join(', ');
     return this.sql.rows<{ id: string; status: JobStatus }>(
-      `UPDATE jobs SET lease_expires_at = $1 WHERE worker_id = $2 AND status IN ('running', 'cancelling') RETURNING id, status`,
-      [secondsFromNow(leaseSeconds), workerId],
+      `UPDATE jobs SET lease_expires_at = $1
+       WHERE worker_id = $2 AND status IN ('running', 'cancelling') AND id IN (${ids})
+       RETURNING id, status`,
+      [secondsFromNow(leaseSeconds), workerId, ...jobIds],
     );
   }
 

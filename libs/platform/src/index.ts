@@ -5,6 +5,20 @@ export {
   runHttpService,
   type ServiceName,
 } from './http-app.js';
+export {
+  IDEMPOTENCY_HEADER,
+  IDEMPOTENCY_KEY_PATTERN,
+  Idempotent,
+  IDEMPOTENT_REPLAYED_HEADER,
+} from './idempotency.decorator.js';
+export { IdempotencyKeyEntity, type IdempotencyState } from './idempotency-key.entity.js';
+export { IdempotencyInterceptor } from './idempotency.interceptor.js';
+export { canonicalJson, requestFingerprint } from './idempotency.fingerprint.js';
+export {
+  type IdempotencyClaim,
+  IdempotencyRepository,
+  type IdempotencyScope,
+} from './idempotency.repository.js';
 export { MetricsService } from './metrics.service.js';
 export { PlatformModule, type PlatformOptions } from './platform.module.js';
 export { SERVICE_NAME } from './platform.tokens.js';

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '@clara/audit';
 import { AuthModule } from '@clara/auth';
 import { ClaraValidationPipe, ProblemDetailsFilter } from '@clara/common';
@@ -9,6 +10,9 @@ import { DatabaseModule } from '@clara/database';
 
 import { AuditResourceInterceptor } from './audit-resource.interceptor.js';
 import { HealthController } from './health.controller.js';
+import { IdempotencyKeyEntity } from './idempotency-key.entity.js';
+import { IdempotencyInterceptor } from './idempotency.interceptor.js';
+import { IdempotencyRepository } from './idempotency.repository.js';
 import { MetricsService } from './metrics.service.js';
 import { SERVICE_NAME } from './platform.tokens.js';
 import { ServiceProbes } from './service-probes.js';
@@ -21,8 +25,9 @@ export interface PlatformOptions {
 
 /**
  * Everything an HTTP service shares: configuration, database, default-deny auth, audit,
- * validation, problem+json errors, health, metrics and the status route. Both services'
- * root modules import it, and tests build their apps through it too.
+ * validation, problem+json errors, `Idempotency-Key` for `@Idempotent()` routes, health,
+ * metrics and the status route. Both services' root modules import it, and tests build
+ * their apps through it too.
  */
 @Module({})
 export class PlatformModule {
@@ -33,6 +38,7 @@ export class PlatformModule {
       imports: [
         ClaraConfigModule.forRoot({ config: options.config }),
         DatabaseModule.forRoot(),
+        TypeOrmModule.forFeature([IdempotencyKeyEntity]),
         TerminusModule.forRoot({ logger: false, gracefulShutdownTimeoutMs: 0 }),
         AuthModule,
         AuditModule.forRoot(options.service),
@@ -41,10 +47,13 @@ export class PlatformModule {
       providers: [
         MetricsService,
         ServiceProbes,
+        IdempotencyRepository,
         { provide: SERVICE_NAME, useValue: options.service },
         { provide: APP_PIPE, useClass: ClaraValidationPipe },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         { provide: APP_INTERCEPTOR, useClass: AuditResourceInterceptor },
+        // After the audit interceptor, so a replayed response still names its resource.
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
       exports: [MetricsService, ServiceProbes, SERVICE_NAME, AuditModule, AuthModule],
     };

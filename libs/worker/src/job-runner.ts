@@ -59,7 +59,17 @@ export class JobRunner {
     private readonly datasets?: DatasetCatalog,
   ) {
     this.logger = new Logger(`Job ${job.id}`);
-    this.done = this.run().catch((error: unknown) => this.logger.error(error as Error));
+    this.done = this.run().catch(async (error: unknown) => {
+      // Whatever broke here (spawn, disk, database), the job must not stay `running`.
+      this.logger.error(error, 'job runner failed');
+      this.process?.kill();
+      await this.finishWithoutProcess(
+        'worker_error',
+        `The worker failed while running the job: ${(error as Error).message}`,
+      ).catch((finishError: unknown) =>
+        this.logger.error(finishError as Error, 'could not record the failure'),
+      );
+    });
   }
 
   /** Ask the trainer to checkpoint and stop; the reason decides what the job becomes. */

@@ -163,10 +163,17 @@ export class WorkerService implements OnApplicationBootstrap, BeforeApplicationS
   private async heartbeat(): Promise<void> {
     try {
       await this.jobs.heartbeatWorker(this.id, this.draining ? 'draining' : 'active');
-      const held = await this.jobs.renewLeases(this.id, this.config.jobs.leaseSeconds);
+      // Judge only the runners that existed when renewing: one claimed meanwhile has a
+      // fresh lease from its claim and is simply not in this answer.
+      const renewing = new Map(this.runners);
+      const held = await this.jobs.renewLeases(
+        this.id,
+        [...renewing.keys()],
+        this.config.jobs.leaseSeconds,
+      );
       this.lastRenewal = Date.now();
       const heldIds = new Map(held.map((row) => [row.id, row.status]));
-      for (const [id, runner] of this.runners) {
+      for (const [id, runner] of renewing) {
         const status = heldIds.get(id);
         if (status === undefined) runner.stop('lease_lost');
         else if (status === 'cancelling') runner.stop('cancel');

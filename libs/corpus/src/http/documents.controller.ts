@@ -24,6 +24,7 @@ import {
 } from '@nestjs/swagger';
 import { CurrentPrincipal, ForAdmins, ForReaders, ForTrainers, type Principal } from '@clara/auth';
 import type { Page } from '@clara/common';
+import { Idempotent } from '@clara/platform';
 
 import { DocumentsService } from '../documents.service.js';
 import { CorpusUploads } from './corpus-uploads.js';
@@ -51,6 +52,7 @@ export class DocumentsController {
 
   @Post()
   @ForTrainers()
+  @Idempotent()
   @ApiOperation({
     operationId: 'ingestDocuments',
     summary: 'Ingest a JSON batch into every store (201 when done, 202 with a task when large)',
@@ -69,6 +71,7 @@ export class DocumentsController {
 
   @Post('upload')
   @ForTrainers()
+  @Idempotent()
   @UseInterceptors(FileStreamInterceptor('file'))
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadFieldsDto })

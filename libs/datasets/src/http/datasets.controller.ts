@@ -29,6 +29,7 @@ import {
 } from '@nestjs/swagger';
 import { CurrentPrincipal, ForAdmins, ForReaders, ForTrainers, type Principal } from '@clara/auth';
 import { NotFoundError, type Page, PageQueryDto, ValidationError } from '@clara/common';
+import { Idempotent } from '@clara/platform';
 
 import { BuildService } from '../build/build.service.js';
 import { DatasetsService, toVersionDto } from '../datasets.service.js';
@@ -70,6 +71,7 @@ export class DatasetsController {
 
   @Post()
   @ForTrainers()
+  @Idempotent()
   @ApiOperation({ operationId: 'createDataset', summary: 'Create a dataset (name, record format)' })
   @ApiCreatedResponse({ type: DatasetDto })
   create(
@@ -121,6 +123,7 @@ export class VersionsController {
 
   @Post()
   @ForTrainers()
+  @Idempotent()
   @HttpCode(202)
   @ApiOperation({
     operationId: 'buildDatasetVersion',
@@ -138,6 +141,7 @@ export class VersionsController {
 
   @Post('import')
   @ForTrainers()
+  @Idempotent()
   @UseInterceptors(FileStreamInterceptor('file'))
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: ImportFieldsDto })

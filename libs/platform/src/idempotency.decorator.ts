@@ -1,0 +1,32 @@
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiConflictResponse, ApiExtension, ApiHeader } from '@nestjs/swagger';
+import { ProblemDetailsDto } from '@clara/common';
+
+export const IDEMPOTENT_ROUTE = 'clara:idempotent';
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+export const IDEMPOTENT_REPLAYED_HEADER = 'Idempotent-Replayed';
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,255}$/;
+
+/**
+ * Makes a create route honour an `Idempotency-Key` header (`IdempotencyInterceptor` does
+ * the work): a retry with the same key and the same request gets the first response
+ * again, with `Idempotent-Replayed: true`, and makes nothing new. Documents the header and
+ * its 409s in the OpenAPI document.
+ */
+export const Idempotent = () =>
+  applyDecorators(
+    SetMetadata(IDEMPOTENT_ROUTE, true),
+    ApiExtension('x-clara-idempotent', true),
+    ApiHeader({
+      name: IDEMPOTENCY_HEADER,
+      required: false,
+      description:
+        'Any unique string (e.g. a UUID), per caller and route. A retry with the same key and the same request replays the first response (2xx or 4xx) with `Idempotent-Replayed: true` instead of creating again; keys are kept for `idempotency.ttlHours` (24 h by default).',
+      schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN.source, maxLength: 255 },
+    }),
+    ApiConflictResponse({
+      description:
+        '`idempotency_key_reused`: the key was used with a different request; `idempotency_request_in_progress`: the first request with this key is still running',
+      type: ProblemDetailsDto,
+    }),
+  );
