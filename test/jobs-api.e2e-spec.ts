@@ -324,6 +324,9 @@ describe.each(testEngines())('training jobs API on %s', (engine) => {
       });
       const waiting = (await call('GET', `${JOBS}/${queued.id}`, bob)).json<JobBody>();
       expect(waiting).toMatchObject({ status: 'queued', queue_position: expect.any(Number) });
+      const listed = (await call('GET', `${JOBS}?status=queued`, bob)).json<{ data: JobBody[] }>()
+        .data;
+      expect(listed.find((j) => j.id === queued.id)?.queue_position).toBe(waiting.queue_position);
 
       expect((await call('POST', `${JOBS}/${queued.id}/cancel`, bob)).statusCode).toBe(403);
       expect((await call('POST', `${JOBS}/${queued.id}/cancel`, carol)).json()).toMatchObject({

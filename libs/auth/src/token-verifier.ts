@@ -1,3 +1,5 @@
+import { createSecretKey, KeyObject } from 'node:crypto';
+
 import { Inject, Injectable } from '@nestjs/common';
 import { CLARA_CONFIG, type ClaraConfig } from '@clara/config';
 import { ServiceUnavailableError } from '@clara/common';
@@ -6,6 +8,9 @@ import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtV
 import { UnauthorizedError } from './auth.errors.js';
 import type { Principal } from './principal.js';
 import { extractRoles } from './roles.js';
+
+const CACHE_MS = 60_000;
+const CACHE_ENTRIES = 10_000;
 
 /** Asymmetric algorithms accepted from a JWKS (Keycloak signs with RS256 by default). */
 const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384'];
@@ -17,8 +22,10 @@ const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384'];
  */
 @Injectable()
 export class TokenVerifier {
-  private readonly key: Uint8Array | JWTVerifyGetKey;
+  private readonly key: KeyObject | JWTVerifyGetKey;
   private readonly algorithms: string[];
+  /** Recently verified tokens → principal: clients repeat one token for many requests. */
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
 
   constructor(@Inject(CLARA_CONFIG) private readonly config: ClaraConfig) {
     const { jwksUrl, jwtSecret } = config.auth;
@@ -30,12 +37,35 @@ export class TokenVerifier {
       });
       this.algorithms = JWKS_ALGORITHMS;
     } else {
-      this.key = new TextEncoder().encode(jwtSecret ?? '');
+      // Imported once: handing jose raw bytes would import the key on every request.
+      this.key = createSecretKey(Buffer.from(jwtSecret ?? '', 'utf8'));
       this.algorithms = ['HS256'];
     }
   }
 
   async verify(token: string): Promise<Principal> {
+    const cached = this.verified.get(token);
+    if (cached && cached.until > Date.now())
+      return { ...cached.principal, roles: [...cached.principal.roles] };
+    const principal = await this.verifyUncached(token);
+    this.remember(token, principal);
+    return principal;
+  }
+
+  /**
+   * A verified token is reused for at most {@link CACHE_MS}, and never past its own `exp`
+   * (the clock tolerance is not extended by caching).
+   */
+  private remember(token: string, principal: Principal & { expiresAt?: number }): void {
+    const until = Math.min(Date.now() + CACHE_MS, (principal.expiresAt ?? 0) * 1000);
+    delete principal.expiresAt;
+    if (until <= Date.now()) return;
+    if (this.verified.size >= CACHE_ENTRIES)
+      this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { principal, until });
+  }
+
+  private async verifyUncached(token: string): Promise<Principal & { expiresAt?: number }> {
     let payload: JWTPayload;
     try {
       const options = {
@@ -46,7 +76,7 @@ export class TokenVerifier {
         requiredClaims: ['exp', 'sub'],
       };
       payload =
-        this.key instanceof Uint8Array
+        this.key instanceof KeyObject
           ? (await jwtVerify(token, this.key, options)).payload
           : (await jwtVerify(token, this.key, options)).payload;
     } catch (error) {
@@ -59,6 +89,7 @@ export class TokenVerifier {
       roles: extractRoles(claims, this.config.auth.clientId),
       name: typeof name === 'string' ? name : undefined,
       via: 'jwt',
+      expiresAt: payload.exp,
     };
   }
 }

@@ -98,6 +98,20 @@ export class JobsRepository {
     return ahead + 1;
   }
 
+  /** Queue positions of several queued jobs at once (1 = next), by id. */
+  async queuePositions(ids: string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const list = ids.map((_, i) => `$${i + 1}`).join(', ');
+    const rows = await this.sql.rows<{ id: string; position: number | string }>(
+      `SELECT id, position FROM (
+         SELECT id, ROW_NUMBER() OVER (ORDER BY priority DESC, queued_at ASC, id ASC) AS position
+         FROM jobs WHERE status = 'queued') ranked
+       WHERE id IN (${list})`,
+      ids,
+    );
+    return new Map(rows.map((row) => [row.id, Number(row.position)]));
+  }
+
   async countByStatus(): Promise<Record<string, number>> {
     const rows = await this.jobs
       .createQueryBuilder('j')

@@ -285,7 +285,16 @@ export class JobsService {
       (row) => row,
       (row) => ({ t: row.createdAt, id: row.id }),
     );
-    return { ...page, data: await Promise.all(page.data.map((row) => this.toDto(row))) };
+    // One query for the whole page's queue positions, not one per queued job.
+    const positions = await this.jobs.queuePositions(
+      page.data.filter((row) => row.status === 'queued').map((row) => row.id),
+    );
+    return {
+      ...page,
+      data: await Promise.all(
+        page.data.map((row) => this.toDto(row, positions.get(row.id) ?? null)),
+      ),
+    };
   }
 
   /** Queued: cancelled at once. Running: `cancelling` until its worker has stopped the process. */
@@ -361,7 +370,7 @@ export class JobsService {
     return job;
   }
 
-  async toDto(job: JobEntity): Promise<JobDto> {
+  async toDto(job: JobEntity, queuePosition?: number | null): Promise<JobDto> {
     return {
       id: job.id,
       object: 'training.job',
@@ -377,7 +386,12 @@ export class JobsService {
       priority: job.priority,
       time_limit_seconds: job.timeLimitSeconds,
       metadata: job.metadata,
-      queue_position: job.status === 'queued' ? await this.jobs.queuePosition(job) : null,
+      queue_position:
+        queuePosition !== undefined
+          ? queuePosition
+          : job.status === 'queued'
+            ? await this.jobs.queuePosition(job)
+            : null,
       worker_id: job.workerId,
       assigned_gpus: job.assignedGpus ? job.assignedGpus.split(',').map(Number) : [],
       attempts: job.attempts,
