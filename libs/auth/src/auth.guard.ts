@@ -77,8 +77,20 @@ function bearerToken(request: AuthenticatedRequest): string {
   return match[1];
 }
 
-/** `JobsController.cancel` → action `jobs.cancel`, resource type `jobs`. */
+const auditTargets = new WeakMap<object, { action: string; resourceType: string }>();
+
+/** `JobsController.cancel` → action `jobs.cancel`, resource type `jobs` (worked out once per handler). */
 function auditTargetOf(context: ExecutionContext): { action: string; resourceType: string } {
+  const handler = context.getHandler();
+  let target = auditTargets.get(handler);
+  if (!target) {
+    target = computeAuditTarget(context);
+    auditTargets.set(handler, target);
+  }
+  return target;
+}
+
+function computeAuditTarget(context: ExecutionContext): { action: string; resourceType: string } {
   const resourceType = context
     .getClass()
     .name.replace(/Controller$/, '')

@@ -60,7 +60,23 @@ export class WorkersService {
     }
   }
 
-  async status(): Promise<Record<string, unknown>> {
+  /**
+   * The status route's queue figures, computed at most once a second: monitoring polls it
+   * often, and a second-old view of workers and counts is what such a page shows anyway.
+   */
+  status(): Promise<Record<string, unknown>> {
+    const now = Date.now();
+    if (!this.statusCache || this.statusCache.at + 1000 <= now) {
+      const value = this.computeStatus();
+      this.statusCache = { at: now, value };
+      value.catch(() => (this.statusCache = undefined));
+    }
+    return this.statusCache.value;
+  }
+
+  private statusCache?: { at: number; value: Promise<Record<string, unknown>> };
+
+  private async computeStatus(): Promise<Record<string, unknown>> {
     const [workers, counts] = await Promise.all([this.list(), this.jobs.countByStatus()]);
     const live = workers.filter((w) => w.status === 'active' || w.status === 'draining');
     return {
