@@ -37,3 +37,4 @@ export {
   type CouchDbOptions,
 } from './stores/servers/couchdb-document.store.js';
 export { Neo4jGraphStore, type Neo4jOptions } from './stores/servers/neo4j-graph.store.js';
+export { WeightsDto } from './http/corpus.dto.js';

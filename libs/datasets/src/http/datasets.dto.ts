@@ -1,6 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PageQueryDto } from '@clara/common';
-import { FUSION_METHODS, type FusionMethod, SEARCH_MODES, type SearchMode } from '@clara/corpus';
+import {
+  FUSION_METHODS,
+  type FusionMethod,
+  SEARCH_MODES,
+  type SearchMode,
+  WeightsDto,
+} from '@clara/corpus';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -71,29 +77,6 @@ export class DatasetPageDto {
 
 // --- build spec ------------------------------------------------------------------------
 
-export class BuildWeightsDto {
-  @ApiPropertyOptional({ minimum: 0, maximum: 100 })
-  @IsOptional()
-  @IsNumber()
-  @Min(0)
-  @Max(100)
-  vector?: number;
-
-  @ApiPropertyOptional({ minimum: 0, maximum: 100 })
-  @IsOptional()
-  @IsNumber()
-  @Min(0)
-  @Max(100)
-  keyword?: number;
-
-  @ApiPropertyOptional({ minimum: 0, maximum: 100 })
-  @IsOptional()
-  @IsNumber()
-  @Min(0)
-  @Max(100)
-  graph?: number;
-}
-
 export const SOURCE_TYPES = ['search', 'documents'] as const;
 
 export class BuildSourceDto {
@@ -122,11 +105,11 @@ export class BuildSourceDto {
   @IsIn(FUSION_METHODS)
   fusion?: FusionMethod;
 
-  @ApiPropertyOptional({ type: BuildWeightsDto })
+  @ApiPropertyOptional({ type: WeightsDto })
   @IsOptional()
   @ValidateNested()
-  @Type(() => BuildWeightsDto)
-  weights?: BuildWeightsDto;
+  @Type(() => WeightsDto)
+  weights?: WeightsDto;
 
   @ApiPropertyOptional({
     description: 'search: metadata filters, as the corpus search takes them',
