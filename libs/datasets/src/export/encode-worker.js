@@ -1,46 +1,34 @@
-// The CSV / Parquet encoder of one export, run in a `worker_threads` worker so that the
-// encoding (JSON decoding, CSV escaping, Parquet column building, zstd) uses another core and
-// never blocks the event loop that answers requests. Plain JavaScript on purpose: Node runs it
-// as it is, both from the swc build (`dist/…`, compiled alongside) and from the sources under
-// Jest. The main thread (record-writers.ts) only reads pages and moves bytes.
+// The CSV / Parquet encoder of an export, run in `worker_threads` workers so that the encoding
+// (JSON decoding, CSV escaping, Parquet column building, zstd) uses the other cores and never
+// blocks the event loop that answers requests. Plain JavaScript on purpose: Node runs it as it
+// is, both from the swc build (`dist/…`, compiled alongside) and from the sources under Jest.
+// The main thread (record-writers.ts) only reads records, hands out units of work and puts
+// the encoded bytes back in order; an export may use several of these workers at once.
 //
-// Protocol. workerData: an EncodeTask (see record-writers.ts). The main thread posts one
-// message per page of stored records, `{ contents: string[], metas: string[] | null }`, and
-// finally `{ end: true }`. The worker answers every message, in order, with
-// `{ chunks: ArrayBuffer[] }` (transferred; often empty while it batches ~1 MB), the answer
-// to `end` with `end: true` as well.
+// Protocol. workerData: an EncodeTask (see record-writers.ts). The main thread posts units of
+// stored records, `{ contents: string[], metas: string[] | null }`; the worker answers every
+// message, in order, with `{ chunks: ArrayBuffer[] }` (transferred): the unit's bytes, which
+// depend on nothing but the unit. For CSV a unit is any run of records. For Parquet a unit is
+// exactly one row group, its bytes written as if the group began at file offset 0; the answer
+// also carries the group's metadata (`group`), whose offsets are relative to that start. The
+// main thread writes the magic number, then the groups in order, and finally asks one worker
+// for the footer: `{ footer: { groups: [{ at, group }] } }`, where `at` is each group's real
+// file offset; the answer is the footer's bytes (page indexes, file metadata, magic number).
 import { parentPort, workerData } from 'node:worker_threads';
-
-/** Encoded bytes are handed back in chunks of about this size. */
-const CHUNK_BYTES = 1 << 20;
 
 const task = workerData;
 const port = parentPort;
 
-/** Bytes waiting to be handed back, as ArrayBuffers that can be transferred. */
-let pending = [];
-let pendingBytes = 0;
-
-function keep(bytes) {
-  if (bytes.byteLength === 0) return;
-  // Only a whole ArrayBuffer can be transferred: copy views of shared or pooled memory.
-  const own =
-    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-      ? bytes
-      : new Uint8Array(bytes);
-  pending.push(own.buffer);
-  pendingBytes += own.byteLength;
+/** Only a whole ArrayBuffer can be transferred: copies views of shared or pooled memory. */
+function ownBuffer(bytes) {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes.buffer
+    : new Uint8Array(bytes).buffer;
 }
 
-function reply(force, end) {
-  if (!force && pendingBytes < CHUNK_BYTES) {
-    port.postMessage({ chunks: [] });
-    return;
-  }
-  const chunks = pending;
-  pending = [];
-  pendingBytes = 0;
-  port.postMessage({ chunks, end }, chunks);
+function reply(bytes, extra) {
+  const chunks = bytes.byteLength > 0 ? [ownBuffer(bytes)] : [];
+  port.postMessage({ chunks, ...extra }, chunks);
 }
 
 // --- CSV ------------------------------------------------------------------------------------
@@ -73,9 +61,7 @@ function csvMetadata(meta) {
   );
 }
 
-let csvText = '';
-
-function csvPage({ contents, metas }) {
+function csvUnit({ contents, metas }) {
   const fields = task.fields;
   const chat = task.recordFormat === 'chat';
   let text = '';
@@ -93,55 +79,50 @@ function csvPage({ contents, metas }) {
     if (metas) line += csvMetadata(metas[r]);
     text += line + '\r\n';
   }
-  csvText += text;
-  if (csvText.length >= CHUNK_BYTES / 2) {
-    keep(Buffer.from(csvText, 'utf8'));
-    csvText = '';
-  }
-}
-
-function csvEnd() {
-  keep(Buffer.from(csvText, 'utf8'));
-  csvText = '';
+  reply(Buffer.from(text, 'utf8'));
 }
 
 // --- Parquet --------------------------------------------------------------------------------
 
 let parquet;
 
+/**
+ * zstd at `level`: the native library (napi-rs build of libzstd, about three times faster than
+ * the WebAssembly build here), or zstd-wasm where no native build exists for the platform.
+ */
+async function zstdCompressor(level) {
+  try {
+    const { Encoder } = await import('@toondepauw/node-zstd');
+    const encoder = new Encoder(level);
+    return (input) =>
+      encoder.encodeSync(Buffer.from(input.buffer, input.byteOffset, input.byteLength));
+  } catch {
+    const { compress, init } = await import('@bokuweb/zstd-wasm');
+    await init();
+    return (input) => compress(input, level);
+  }
+}
+
 async function parquetStart() {
-  const [{ compress, init }, { ByteWriter, ParquetWriter }] = await Promise.all([
-    import('@bokuweb/zstd-wasm'),
+  const [compress, { ByteWriter, ParquetWriter }] = await Promise.all([
+    zstdCompressor(task.zstdLevel),
     import('hyparquet-writer'),
   ]);
-  await init();
-
-  /** A ByteWriter whose bytes are handed out after every row group instead of kept. */
-  class ChunkedWriter extends ByteWriter {
-    flush() {
-      if (this.index === 0) return;
-      keep(new Uint8Array(this.buffer, 0, this.index).slice());
-      this.index = 0;
-    }
-
-    finish() {
-      this.flush();
-    }
-  }
-
-  const level = task.zstdLevel;
-  const writer = new ChunkedWriter(1 << 20);
+  const writer = new ByteWriter(1 << 20);
   const fileWriter = new ParquetWriter({
     writer,
     schema: task.schema,
     codec: 'ZSTD',
-    compressors: { ZSTD: (input) => compress(input, level) },
+    compressors: { ZSTD: compress },
     statistics: false,
     kvMetadata: task.kvMetadata,
     createdBy: task.createdBy,
   });
+  // The main thread writes the leading magic number.
+  writer.index = 0;
+  writer.offset = 0;
   const columns = [...task.fields, ...(task.metadata ? task.metadataFields : [])];
-  parquet = { writer, fileWriter, columns, buffered: columns.map(() => []), count: 0 };
+  parquet = { writer, fileWriter, columns };
 }
 
 /**
@@ -162,66 +143,87 @@ function utf8Views(strings) {
   return views;
 }
 
-function parquetGroup() {
-  const p = parquet;
-  if (p.count === 0) return;
-  const flat = task.recordFormat !== 'chat';
-  const textColumns = task.fields.length;
-  void p.fileWriter.write({
-    // Free text is almost never repeated: skip the dictionary trial of those columns.
-    columnData: p.columns.map((name, i) =>
-      flat && i < textColumns
-        ? { name, data: utf8Views(p.buffered[i]), encoding: 'PLAIN' }
-        : { name, data: p.buffered[i] },
-    ),
-    rowGroupSize: p.count,
-  });
-  p.writer.flush();
-  p.buffered = p.columns.map(() => []);
-  p.count = 0;
-}
-
-function parquetPage({ contents, metas }) {
-  const p = parquet;
+/** One row group, written as if it began at file offset 0. */
+function parquetUnit({ contents, metas }) {
+  const { writer, fileWriter, columns } = parquet;
   const fields = task.fields;
   const metadataFields = task.metadataFields;
   const width = fields.length;
-  for (let r = 0; r < contents.length; r++) {
+  const count = contents.length;
+  const buffered = columns.map(() => new Array(count));
+  for (let r = 0; r < count; r++) {
     const record = JSON.parse(contents[r]);
-    for (let f = 0; f < width; f++) p.buffered[f].push(record[fields[f]]);
+    for (let f = 0; f < width; f++) buffered[f][r] = record[fields[f]];
     if (metas) {
       const meta = JSON.parse(metas[r]);
       for (let m = 0; m < metadataFields.length; m++) {
-        p.buffered[width + m].push(meta[metadataFields[m]]);
+        buffered[width + m][r] = meta[metadataFields[m]];
       }
     }
-    if (++p.count >= task.rowGroupRows) parquetGroup();
+  }
+  const flat = task.recordFormat !== 'chat';
+  writer.index = 0;
+  writer.offset = 0;
+  void fileWriter.write({
+    // Free text is almost never repeated: skip the dictionary trial of those columns.
+    columnData: columns.map((name, i) =>
+      flat && i < width
+        ? { name, data: utf8Views(buffered[i]), encoding: 'PLAIN' }
+        : { name, data: buffered[i] },
+    ),
+    rowGroupSize: count,
+  });
+  const rowGroup = fileWriter.row_groups.pop();
+  // Page indexes exist only for column chunks of more than one page.
+  const indexes = fileWriter.pendingIndexes.filter((index) => index.offsetIndex);
+  fileWriter.pendingIndexes = [];
+  reply(new Uint8Array(writer.buffer, 0, writer.index).slice(), { group: { rowGroup, indexes } });
+}
+
+/** Moves a group's offsets (relative to its start) to where the group lies in the file. */
+function placeGroup({ rowGroup, indexes }, at) {
+  const shift = BigInt(at);
+  for (const chunk of rowGroup.columns) {
+    chunk.file_offset += shift;
+    chunk.meta_data.data_page_offset += shift;
+    if (chunk.meta_data.dictionary_page_offset !== undefined) {
+      chunk.meta_data.dictionary_page_offset += shift;
+    }
+  }
+  for (const { offsetIndex } of indexes) {
+    for (const location of offsetIndex.page_locations) location.offset += shift;
   }
 }
 
-function parquetEnd() {
-  parquetGroup();
-  void parquet.fileWriter.finish();
+/** The footer after all groups: page indexes, file metadata, magic number. */
+function parquetFooter({ groups, end }) {
+  const { writer, fileWriter } = parquet;
+  fileWriter.row_groups = [];
+  fileWriter.pendingIndexes = [];
+  fileWriter.num_rows = 0n;
+  for (const { at, group } of groups) {
+    placeGroup(group, at);
+    fileWriter.row_groups.push(group.rowGroup);
+    fileWriter.pendingIndexes.push(...group.indexes);
+    fileWriter.num_rows += group.rowGroup.num_rows;
+  }
+  writer.index = 0;
+  writer.offset = end;
+  void fileWriter.finish();
+  reply(new Uint8Array(writer.buffer, 0, writer.index).slice());
 }
 
 // --- dispatch -------------------------------------------------------------------------------
 
-const encoder =
-  task.kind === 'csv'
-    ? { start: async () => {}, page: csvPage, end: csvEnd }
-    : { start: parquetStart, page: parquetPage, end: parquetEnd };
+const start = task.kind === 'csv' ? Promise.resolve() : parquetStart();
 
 // Messages are handled one after another, after the encoder is ready.
-let queue = encoder.start();
+let queue = start;
 port.on('message', (message) => {
   queue = queue.then(() => {
-    if (message.end) {
-      encoder.end();
-      reply(true, true);
-    } else {
-      encoder.page(message);
-      reply(false, false);
-    }
+    if (task.kind === 'csv') csvUnit(message);
+    else if (message.footer) parquetFooter(message.footer);
+    else parquetUnit(message);
   });
   queue.catch((error) => {
     // Surfaces as the worker's `error` event in the main thread.

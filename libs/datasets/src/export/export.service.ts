@@ -11,7 +11,7 @@ import { recordPages } from './record-pages.js';
 import { csvChunks, jsonlChunks, parquetChunks } from './record-writers.js';
 
 /** Bumped when the bytes an export produces for the same records change. */
-export const EXPORT_LAYOUT = 'v1';
+export const EXPORT_LAYOUT = 'v2';
 
 export interface ExportFile {
   fileName: string;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 import type { SchemaElement } from 'hyparquet-writer';
@@ -14,8 +15,8 @@ import type { RecordRow } from '../storage/datasets.repository.js';
  * Streaming writers for one split of a version. Each takes the stored records page by page
  * (canonical JSON + metadata JSON) and yields file bytes in chunks of about 1 MB, so memory
  * stays flat however many records there are and a consumer that stops reading stops the
- * export. CSV and Parquet are encoded in a worker thread (`encode-worker.js`): the event loop
- * only reads pages and moves bytes, and the encoding runs on another core.
+ * export. CSV and Parquet are encoded in worker threads (`encode-worker.js`): the event loop
+ * only reads pages and moves bytes, and the encoding runs on the other cores.
  */
 export type RecordPages = AsyncIterable<RecordRow[]>;
 
@@ -42,27 +43,40 @@ export function exportColumns(format: RecordFormat, metadata: boolean): string[]
   return [...FORMAT_FIELDS[format], ...(metadata ? METADATA_FIELDS : [])];
 }
 
+/** How many encoder workers one CSV / Parquet export uses (tests compare 1 with 2). */
+export interface EncodeOptions {
+  workers?: number;
+}
+
+/** Two workers keep both cores of a small machine busy; more would only share them. */
+export const ENCODE_WORKERS = Math.max(1, Math.min(2, availableParallelism()));
+
 /**
  * CSV (RFC 4180): a header row, CRLF between records, fields quoted when they hold a
  * quote, comma or line break (quotes doubled). `messages` and the metadata lists are JSON
- * text in their column (the stored JSON, not re-serialised).
+ * text in their column (the stored JSON, not re-serialised). Pages are encoded by the
+ * workers in turn and their bytes written in page order.
  */
 export async function* csvChunks(
   format: RecordFormat,
   pages: RecordPages,
   metadata: boolean,
+  options: EncodeOptions = {},
 ): AsyncGenerator<Buffer> {
   yield Buffer.from(exportColumns(format, metadata).join(',') + '\r\n', 'utf8');
-  yield* encodeInWorker(
-    {
-      kind: 'csv',
-      recordFormat: format,
-      fields: [...FORMAT_FIELDS[format]],
-      metadata,
-      metadataFields: [...METADATA_FIELDS],
-    },
-    pages,
-  );
+  const task: EncodeTask = {
+    kind: 'csv',
+    recordFormat: format,
+    fields: [...FORMAT_FIELDS[format]],
+    metadata,
+    metadataFields: [...METADATA_FIELDS],
+  };
+  const encoders = new Encoders(task, options.workers ?? ENCODE_WORKERS);
+  try {
+    yield* encoders.inOrder(units(pages, metadata, Infinity), () => {});
+  } finally {
+    await encoders.stop();
+  }
 }
 
 const STRING = { type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' } as const;
@@ -96,16 +110,21 @@ export function parquetSchema(format: RecordFormat, metadata: boolean): SchemaEl
   return schema;
 }
 
-export interface ParquetOptions {
+export interface ParquetOptions extends EncodeOptions {
   rowGroupRows: number;
   zstdLevel: number;
   /** Key/value metadata in the file footer (e.g. the version's checksum). */
   keyValues?: Record<string, string>;
 }
 
+/** The Parquet magic number at the start and the end of a file. */
+const PAR1 = Buffer.from('PAR1', 'latin1');
+
 /**
- * Parquet, zstd-compressed, one row group per `rowGroupRows` records, encoded in a worker
- * thread so other requests are answered at full speed during an export.
+ * Parquet, zstd-compressed, one row group per `rowGroupRows` records. The workers encode row
+ * groups in turn, each as if it began at offset 0; this thread writes them in order, notes
+ * where each one landed, and finally has a worker write the footer with the offsets moved to
+ * those places. The bytes equal those of a single writer.
  */
 export async function* parquetChunks(
   format: RecordFormat,
@@ -113,24 +132,37 @@ export async function* parquetChunks(
   metadata: boolean,
   options: ParquetOptions,
 ): AsyncGenerator<Buffer> {
-  yield* encodeInWorker(
-    {
-      kind: 'parquet',
-      recordFormat: format,
-      fields: [...FORMAT_FIELDS[format]],
-      metadata,
-      metadataFields: [...METADATA_FIELDS],
-      schema: parquetSchema(format, metadata),
-      rowGroupRows: options.rowGroupRows,
-      zstdLevel: options.zstdLevel,
-      kvMetadata: Object.entries(options.keyValues ?? {}).map(([key, value]) => ({ key, value })),
-      createdBy: 'clara datasets (hyparquet-writer)',
-    },
-    pages,
-  );
+  const task: EncodeTask = {
+    kind: 'parquet',
+    recordFormat: format,
+    fields: [...FORMAT_FIELDS[format]],
+    metadata,
+    metadataFields: [...METADATA_FIELDS],
+    schema: parquetSchema(format, metadata),
+    rowGroupRows: options.rowGroupRows,
+    zstdLevel: options.zstdLevel,
+    kvMetadata: Object.entries(options.keyValues ?? {}).map(([key, value]) => ({ key, value })),
+    createdBy: 'clara datasets (hyparquet-writer)',
+  };
+  const encoders = new Encoders(task, options.workers ?? ENCODE_WORKERS);
+  try {
+    yield PAR1;
+    let at = PAR1.length;
+    const groups: { at: number; group: unknown }[] = [];
+    const groupUnits = units(pages, metadata, options.rowGroupRows);
+    for await (const chunk of encoders.inOrder(groupUnits, (reply) => {
+      groups.push({ at, group: reply.group });
+    })) {
+      at += chunk.length;
+      yield chunk;
+    }
+    yield* encoders.bytesOf(await encoders.request(0, { footer: { groups, end: at } }));
+  } finally {
+    await encoders.stop();
+  }
 }
 
-// --- the encoding worker ------------------------------------------------------------------
+// --- the encoding workers -----------------------------------------------------------------
 
 /** What `encode-worker.js` encodes (its `workerData`). */
 type EncodeTask =
@@ -154,9 +186,44 @@ type EncodeTask =
       createdBy: string;
     };
 
+/** A unit of work: records whose bytes depend on nothing else (a CSV page, a row group). */
+interface EncodeUnit {
+  contents: string[];
+  metas: string[] | null;
+}
+
 interface EncodeReply {
   chunks: ArrayBuffer[];
-  end?: boolean;
+  /** Parquet: the row group's metadata, offsets relative to its start. */
+  group?: unknown;
+}
+
+/**
+ * Pages regrouped into units of `rows` records (`Infinity`: one unit per page), keeping only
+ * what the encoder reads.
+ */
+async function* units(pages: RecordPages, metadata: boolean, rows: number) {
+  let contents: string[] = [];
+  let metas: string[] = [];
+  for await (const page of pages) {
+    if (rows === Infinity) {
+      yield {
+        contents: page.map((row) => row.content),
+        metas: metadata ? page.map((row) => row.meta) : null,
+      };
+      continue;
+    }
+    for (const row of page) {
+      contents.push(row.content);
+      if (metadata) metas.push(row.meta);
+      if (contents.length === rows) {
+        yield { contents, metas: metadata ? metas : null };
+        contents = [];
+        metas = [];
+      }
+    }
+  }
+  if (contents.length > 0) yield { contents, metas: metadata ? metas : null };
 }
 
 /**
@@ -165,66 +232,102 @@ interface EncodeReply {
 const ENCODE_WORKER = new URL('./encode-worker.js', import.meta.url);
 
 /**
- * Pages handed to the worker and not yet answered. Two keep both threads busy (the event loop
- * reads page N+1 while the worker encodes page N) and bound the memory an export holds.
+ * Units handed to each worker and not yet answered. Two per worker keep every thread busy
+ * (the event loop reads the next page while the workers encode) and bound the memory an
+ * export holds: at most this many units per worker, plus the one being read.
  */
-const PAGES_IN_FLIGHT = 2;
+const UNITS_IN_FLIGHT_PER_WORKER = 2;
 
-async function* encodeInWorker(task: EncodeTask, pages: RecordPages): AsyncGenerator<Buffer> {
-  const worker = new Worker(ENCODE_WORKER, { workerData: task });
-  const replies: EncodeReply[] = [];
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const resume = wake;
-    wake = undefined;
-    resume?.();
-  };
-  worker.on('message', (reply: EncodeReply) => {
-    replies.push(reply);
-    notify();
-  });
-  worker.on('error', (error: Error) => {
-    failure ??= error;
-    notify();
-  });
-  worker.on('exit', (code) => {
-    failure ??= new Error(`the export encoder stopped (exit code ${code})`);
-    notify();
-  });
-  const nextReply = async (): Promise<EncodeReply> => {
-    for (;;) {
-      const reply = replies.shift();
-      if (reply) return reply;
-      if (failure) throw failure;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  };
-  const bytesOf = (reply: EncodeReply) => reply.chunks.map((chunk) => Buffer.from(chunk));
+let runningWorkers = 0;
 
-  try {
-    let unanswered = 0;
-    for await (const rows of pages) {
-      worker.postMessage({
-        contents: rows.map((row) => row.content),
-        metas: task.metadata ? rows.map((row) => row.meta) : null,
+/** Encoder workers started and not yet exited, in this process (for tests and diagnostics). */
+export function runningEncodeWorkers(): number {
+  return runningWorkers;
+}
+
+interface Pending {
+  resolve: (reply: EncodeReply) => void;
+  reject: (error: Error) => void;
+}
+
+/** A few encoder workers for one export; units go to them in turn. */
+class Encoders {
+  private readonly workers: Worker[] = [];
+  private readonly pending: Pending[][] = [];
+  private failure: Error | undefined;
+
+  constructor(
+    task: EncodeTask,
+    private readonly count: number,
+  ) {
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(ENCODE_WORKER, { workerData: task });
+      runningWorkers++;
+      const waiting: Pending[] = [];
+      const fail = (error: Error) => {
+        this.failure ??= error;
+        for (const p of waiting.splice(0)) p.reject(this.failure);
+      };
+      worker.on('message', (reply: EncodeReply) => waiting.shift()?.resolve(reply));
+      worker.on('error', fail);
+      worker.on('exit', (code) => {
+        runningWorkers--;
+        fail(new Error(`the export encoder stopped (exit code ${code})`));
       });
-      unanswered++;
-      while (unanswered >= PAGES_IN_FLIGHT || replies.length > 0) {
-        const reply = await nextReply();
-        unanswered--;
-        yield* bytesOf(reply);
-      }
+      this.workers.push(worker);
+      this.pending.push(waiting);
     }
-    worker.postMessage({ end: true });
-    for (;;) {
-      const reply = await nextReply();
-      yield* bytesOf(reply);
-      if (reply.end) return;
+  }
+
+  /** Posts a message to worker `index`; its answer comes in the order of the posts. */
+  request(index: number, message: EncodeUnit | { footer: unknown }): Promise<EncodeReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<EncodeReply>((resolve, reject) => {
+      this.pending[index].push({ resolve, reject });
+      this.workers[index].postMessage(message);
+    });
+  }
+
+  bytesOf(reply: EncodeReply): Buffer[] {
+    return reply.chunks.map((chunk) => Buffer.from(chunk));
+  }
+
+  /**
+   * Every unit encoded, by the workers in turn, and its bytes yielded in unit order; `onReply`
+   * sees each answer before its bytes are yielded.
+   */
+  async *inOrder(
+    work: AsyncIterable<EncodeUnit>,
+    onReply: (reply: EncodeReply) => void,
+  ): AsyncGenerator<Buffer> {
+    const inFlight: Promise<EncodeReply>[] = [];
+    const limit = this.count * UNITS_IN_FLIGHT_PER_WORKER;
+    const settleOne = async function* (this: Encoders) {
+      const reply = await inFlight.shift()!;
+      onReply(reply);
+      yield* this.bytesOf(reply);
+    };
+    let next = 0;
+    for await (const unit of work) {
+      const answer = this.request(next, unit);
+      // Awaited in order below; a failure seen earlier must not count as unhandled.
+      answer.catch(() => {});
+      inFlight.push(answer);
+      next = (next + 1) % this.count;
+      while (inFlight.length >= limit) yield* settleOne.call(this);
     }
-  } finally {
-    worker.removeAllListeners();
-    worker.on('error', () => {}); // a stopped export's late failure is of no interest
-    await worker.terminate();
+    while (inFlight.length > 0) yield* settleOne.call(this);
+  }
+
+  /** Stops every worker (also when the consumer stopped reading early). */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.workers.map((worker) => {
+        worker.removeAllListeners('message');
+        worker.removeAllListeners('error');
+        worker.on('error', () => {}); // a stopped export's late failure is of no interest
+        return worker.terminate();
+      }),
+    );
   }
 }
