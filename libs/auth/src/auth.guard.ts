@@ -28,20 +28,30 @@ export class AuthGuard implements CanActivate {
     @Inject(CLARA_CONFIG) private readonly config: ClaraConfig,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    request.auditTarget = auditTargetOf(context);
+    const route = this.routeAccessOf(context);
+    request.auditTarget = route.auditTarget;
+    if (route.public) return true;
+    if (!this.config.auth.enabled)
+      return this.authorize(request, route, { ...AUTH_DISABLED_PRINCIPAL });
+    const token = bearerToken(request);
+    // Most requests repeat a token verified moments ago: decide without a promise then.
+    const known = this.verifier.recentlyVerified(token);
+    if (known) return this.authorize(request, route, known);
+    return this.verifier
+      .verify(token)
+      .then((principal) => this.authorize(request, route, principal));
+  }
 
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
-
-    const principal = this.config.auth.enabled
-      ? await this.verifier.verify(bearerToken(request))
-      : { ...AUTH_DISABLED_PRINCIPAL };
+  private authorize(
+    request: AuthenticatedRequest,
+    route: RouteAccess,
+    principal: Principal,
+  ): boolean {
     request.principal = principal;
-
-    const allowed = this.reflector.getAllAndOverride<Role[] | undefined>(ALLOWED_ROLES, targets);
+    const allowed = route.allowed;
     if (!allowed || allowed.length === 0) {
       throw new ForbiddenError('route_not_declared', 'This route declares no roles and is closed');
     }
@@ -62,7 +72,31 @@ export class AuthGuard implements CanActivate {
     }
     return true;
   }
+
+  /** What a handler declares never changes: read its metadata once, not per request. */
+  private routeAccessOf(context: ExecutionContext): RouteAccess {
+    const handler = context.getHandler();
+    let route = routeAccess.get(handler);
+    if (!route) {
+      const targets = [handler, context.getClass()];
+      route = {
+        auditTarget: computeAuditTarget(context),
+        public: this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets) === true,
+        allowed: this.reflector.getAllAndOverride<Role[] | undefined>(ALLOWED_ROLES, targets),
+      };
+      routeAccess.set(handler, route);
+    }
+    return route;
+  }
 }
+
+interface RouteAccess {
+  auditTarget: { action: string; resourceType: string };
+  public: boolean;
+  allowed: Role[] | undefined;
+}
+
+const routeAccess = new WeakMap<object, RouteAccess>();
 
 function bearerToken(request: AuthenticatedRequest): string {
   const header = request.headers.authorization;
@@ -77,19 +111,7 @@ function bearerToken(request: AuthenticatedRequest): string {
   return match[1];
 }
 
-const auditTargets = new WeakMap<object, { action: string; resourceType: string }>();
-
-/** `JobsController.cancel` → action `jobs.cancel`, resource type `jobs` (worked out once per handler). */
-function auditTargetOf(context: ExecutionContext): { action: string; resourceType: string } {
-  const handler = context.getHandler();
-  let target = auditTargets.get(handler);
-  if (!target) {
-    target = computeAuditTarget(context);
-    auditTargets.set(handler, target);
-  }
-  return target;
-}
-
+/** `JobsController.cancel` → action `jobs.cancel`, resource type `jobs`. */
 function computeAuditTarget(context: ExecutionContext): { action: string; resourceType: string } {
   const resourceType = context
     .getClass()

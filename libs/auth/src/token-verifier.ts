@@ -44,12 +44,18 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<Principal> {
-    const cached = this.verified.get(token);
-    if (cached && cached.until > Date.now())
-      return { ...cached.principal, roles: [...cached.principal.roles] };
+    const cached = this.recentlyVerified(token);
+    if (cached) return cached;
     const principal = await this.verifyUncached(token);
     this.remember(token, principal);
     return principal;
+  }
+
+  /** The principal of a token verified within the cache window, without waiting (or undefined). */
+  recentlyVerified(token: string): Principal | undefined {
+    const cached = this.verified.get(token);
+    if (!cached || cached.until <= Date.now()) return undefined;
+    return { ...cached.principal, roles: [...cached.principal.roles] };
   }
 
   /**

@@ -1,5 +1,8 @@
+import { createRequire } from 'node:module';
+
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { type DestinationStream, pino, type Logger } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
 
 import { currentRequestId } from './request-context.js';
 
@@ -34,15 +37,24 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
         const requestId = currentRequestId();
         return requestId ? { request_id: requestId } : {};
       },
-      transport: pretty
-        ? {
-            target: 'pino-pretty',
-            options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
-          }
-        : undefined,
     },
-    destination as DestinationStream,
+    pretty ? prettyStream() : destination,
   );
+}
+
+/**
+ * Development logs, formatted on the main thread: a pino transport would start a worker
+ * thread (~15-20 MB of memory) for a few lines a second. Loaded only when used.
+ */
+function prettyStream(): DestinationStream {
+  const require = createRequire(import.meta.url);
+  const pinoPretty = require('pino-pretty') as (options: PrettyOptions) => DestinationStream;
+  return pinoPretty({
+    colorize: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    sync: true,
+  });
 }
 
 /** Nest start-up chatter (one line per module and route) is debug, not info. */

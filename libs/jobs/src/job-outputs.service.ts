@@ -4,7 +4,6 @@ import { Readable } from 'node:stream';
 
 import { Injectable } from '@nestjs/common';
 import { NotFoundError } from '@clara/common';
-import { create as createTar } from 'tar';
 import { Observable, Subject } from 'rxjs';
 
 import { JobEventBus } from './job-event-bus.js';
@@ -206,6 +205,7 @@ export class JobOutputsService {
     if (!path || !this.folders.insideRun(jobId, path) || !existsSync(path)) {
       throw new NotFoundError('adapter', jobId);
     }
+    const { create: createTar } = await import('tar'); // loaded when an adapter is downloaded
     const tar = createTar({ gzip: true, cwd: path, portable: true }, ['.']);
     return {
       stream: Readable.from(tar as AsyncIterable<Buffer>),

@@ -15,7 +15,6 @@ import type { ClaraConfig } from '@clara/config';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as Pino } from 'pino';
 
-import type { AuditedRequest } from './audit-resource.interceptor.js';
 import { MetricsService } from './metrics.service.js';
 import { CLARA_VERSION } from './status.controller.js';
 
@@ -28,7 +27,7 @@ export interface HttpAppOptions {
   logger?: Pino;
 }
 
-type ClaraRequest = FastifyRequest & AuthenticatedRequest & AuditedRequest;
+type ClaraRequest = FastifyRequest & AuthenticatedRequest;
 
 const SERVICE_DESCRIPTIONS: Record<ServiceName, string> = {
   training: 'Training jobs, the job queue, workers and live job events.',
@@ -78,25 +77,34 @@ function installHooks(app: NestFastifyApplication, logger: Pino): void {
   });
 
   // Written before the response leaves, so a client that saw the response can rely on
-  // its audit entry existing.
-  fastify.addHook('onSend', async (request: ClaraRequest, reply: FastifyReply, payload) => {
-    if (!isAuditable(request.method, reply.statusCode)) return payload;
-    const params = (request.params ?? {}) as Record<string, unknown>;
-    const principal = request.principal;
-    await audit.record({
-      subject: principal?.subject ?? null,
-      roles: principal?.roles ?? [],
-      action: request.auditTarget?.action ?? `${request.method} ${routeOf(request)}`,
-      resourceType: request.auditTarget?.resourceType ?? null,
-      resourceId: request.auditResourceId ?? (typeof params.id === 'string' ? params.id : null),
-      statusCode: reply.statusCode,
-      method: request.method,
-      path: request.url.split('?')[0],
-      requestId: request.id,
-      clientAddress: request.ip ?? null,
-    });
-    return payload;
-  });
+  // its audit entry existing. Reads (the common case) pass straight through.
+  fastify.addHook(
+    'onSend',
+    (request: ClaraRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) => {
+      if (!isAuditable(request.method, reply.statusCode)) return done(null, payload);
+      const params = (request.params ?? {}) as Record<string, unknown>;
+      const principal = request.principal;
+      audit
+        .record({
+          subject: principal?.subject ?? null,
+          roles: principal?.roles ?? [],
+          action: request.auditTarget?.action ?? `${request.method} ${routeOf(request)}`,
+          resourceType: request.auditTarget?.resourceType ?? null,
+          resourceId:
+            createdResourceId(reply.statusCode, payload) ??
+            (typeof params.id === 'string' ? params.id : null),
+          statusCode: reply.statusCode,
+          method: request.method,
+          path: request.url.split('?')[0],
+          requestId: request.id,
+          clientAddress: request.ip ?? null,
+        })
+        .then(
+          () => done(null, payload),
+          (error: unknown) => done(error as Error),
+        );
+    },
+  );
 
   fastify.addHook('onResponse', (request, reply, done) => {
     const seconds = reply.elapsedTime / 1000;
@@ -111,6 +119,19 @@ function installHooks(app: NestFastifyApplication, logger: Pino): void {
     else logger.debug(line, 'request completed');
     done();
   });
+}
+
+type OnSendDone = (error: Error | null, payload?: unknown) => void;
+
+/** The `id` of what a create route answered with (its JSON body), for the audit entry. */
+function createdResourceId(statusCode: number, payload: unknown): string | null {
+  if (statusCode >= 300 || typeof payload !== 'string' || !payload.startsWith('{')) return null;
+  try {
+    const id = (JSON.parse(payload) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 function routeOf(request: FastifyRequest): string {

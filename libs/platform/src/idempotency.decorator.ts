@@ -1,21 +1,24 @@
-import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { ApiConflictResponse, ApiExtension, ApiHeader } from '@nestjs/swagger';
 import { ProblemDetailsDto } from '@clara/common';
 
-export const IDEMPOTENT_ROUTE = 'clara:idempotent';
-export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
-export const IDEMPOTENT_REPLAYED_HEADER = 'Idempotent-Replayed';
-export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,255}$/;
+import {
+  IDEMPOTENCY_HEADER,
+  IDEMPOTENCY_KEY_PATTERN,
+  IDEMPOTENT_ROUTE,
+} from './idempotency.constants.js';
+import { IdempotencyInterceptor } from './idempotency.interceptor.js';
 
 /**
  * Makes a create route honour an `Idempotency-Key` header (`IdempotencyInterceptor` does
- * the work): a retry with the same key and the same request gets the first response
+ * the work; it runs on these routes only, so other requests pay nothing for it): a retry with the same key and the same request gets the first response
  * again, with `Idempotent-Replayed: true`, and makes nothing new. Documents the header and
  * its 409s in the OpenAPI document.
  */
 export const Idempotent = () =>
   applyDecorators(
     SetMetadata(IDEMPOTENT_ROUTE, true),
+    UseInterceptors(IdempotencyInterceptor),
     ApiExtension('x-clara-idempotent', true),
     ApiHeader({
       name: IDEMPOTENCY_HEADER,

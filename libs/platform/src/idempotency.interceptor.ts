@@ -23,7 +23,7 @@ import {
   IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENT_REPLAYED_HEADER,
   IDEMPOTENT_ROUTE,
-} from './idempotency.decorator.js';
+} from './idempotency.constants.js';
 import { type FingerprintedRequest, requestFingerprint } from './idempotency.fingerprint.js';
 import { type IdempotencyClaim, IdempotencyRepository } from './idempotency.repository.js';
 import { SERVICE_NAME } from './platform.tokens.js';

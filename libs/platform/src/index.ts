@@ -8,9 +8,9 @@ export {
 export {
   IDEMPOTENCY_HEADER,
   IDEMPOTENCY_KEY_PATTERN,
-  Idempotent,
   IDEMPOTENT_REPLAYED_HEADER,
-} from './idempotency.decorator.js';
+} from './idempotency.constants.js';
+export { Idempotent } from './idempotency.decorator.js';
 export { IdempotencyKeyEntity, type IdempotencyState } from './idempotency-key.entity.js';
 export { IdempotencyInterceptor } from './idempotency.interceptor.js';
 export { canonicalJson, requestFingerprint } from './idempotency.fingerprint.js';

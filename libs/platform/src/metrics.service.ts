@@ -25,9 +25,20 @@ export class MetricsService {
     });
   }
 
+  /** Labelled series per method, route and status, looked up once (prom-client hashes labels). */
+  private readonly series = new Map<string, { count: () => void; observe: (s: number) => void }>();
+
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.requests.inc(labels);
-    this.latency.observe(labels, seconds);
+    const key = `${method} ${status} ${route}`;
+    let series = this.series.get(key);
+    if (!series) {
+      const labels = { method, route, status: String(status) };
+      const counter = this.requests.labels(labels);
+      const histogram = this.latency.labels(labels);
+      series = { count: () => counter.inc(), observe: (s) => histogram.observe(s) };
+      this.series.set(key, series);
+    }
+    series.count();
+    series.observe(seconds);
   }
 }

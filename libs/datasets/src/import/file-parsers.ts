@@ -1,10 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-import { parse as parseCsv } from 'csv-parse';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
-
 import { METADATA_FIELDS, type RecordFormat } from '../domain/record-format.js';
 
 export const IMPORT_FILE_TYPES = ['jsonl', 'csv', 'parquet'] as const;
@@ -49,6 +45,8 @@ function jsonColumns(format: RecordFormat): Set<string> {
  */
 async function* csvLines(path: string, format: RecordFormat): AsyncGenerator<ParsedLine> {
   const json = jsonColumns(format);
+  // Parsers are loaded when an import needs them, not at every start of the service.
+  const { parse: parseCsv } = await import('csv-parse');
   const parser = createReadStream(path).pipe(
     parseCsv({
       columns: true,
@@ -100,6 +98,9 @@ const PARQUET_BATCH = 2000;
 
 /** Parquet: one record per row; the "line" is the 1-based row number. */
 async function* parquetRows(path: string): AsyncGenerator<ParsedLine> {
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } =
+    await import('hyparquet');
+  const { compressors } = await import('hyparquet-compressors');
   let file;
   let metadata;
   try {

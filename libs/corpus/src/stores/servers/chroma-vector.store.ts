@@ -1,9 +1,4 @@
-import {
-  ChromaClient,
-  type Collection,
-  type Metadata as ChromaMetadata,
-  type Where,
-} from 'chromadb';
+import type { Collection, Metadata as ChromaMetadata, Where } from 'chromadb';
 
 import {
   isIsoDate,
@@ -35,20 +30,11 @@ const DATE = 't_';
 export class ChromaVectorStore implements VectorStore {
   readonly role = 'vector' as const;
   readonly adapter = 'chroma';
-  private readonly client: ChromaClient;
   private collection?: Promise<Collection>;
   /** Writes from this process go one at a time (see `write`). */
   private writes: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: ChromaOptions) {
-    const url = new URL(options.url);
-    const ssl = url.protocol === 'https:';
-    this.client = new ChromaClient({
-      host: url.hostname,
-      port: url.port ? Number(url.port) : ssl ? 443 : 8000,
-      ssl,
-    });
-  }
+  constructor(private readonly options: ChromaOptions) {}
 
   private call<T>(what: string, fn: (collection: Collection) => Promise<T>): Promise<T> {
     return withDeadline(
@@ -80,12 +66,25 @@ export class ChromaVectorStore implements VectorStore {
   }
 
   private getCollection(): Promise<Collection> {
-    this.collection ??= this.client.getOrCreateCollection({
+    this.collection ??= this.connect();
+    return this.collection;
+  }
+
+  /** The client library is loaded on first use: the embedded default never needs it. */
+  private async connect(): Promise<Collection> {
+    const { ChromaClient } = await import('chromadb');
+    const url = new URL(this.options.url);
+    const ssl = url.protocol === 'https:';
+    const client = new ChromaClient({
+      host: url.hostname,
+      port: url.port ? Number(url.port) : ssl ? 443 : 8000,
+      ssl,
+    });
+    return client.getOrCreateCollection({
       name: this.options.collection,
       embeddingFunction: null,
       configuration: { hnsw: { space: 'cosine' } },
     });
-    return this.collection;
   }
 
   async ping(): Promise<Record<string, unknown>> {

@@ -1,4 +1,4 @@
-import Nano, { type DocumentScope, type MangoSelector, type ServerScope } from 'nano';
+import type { DocumentScope, MangoSelector } from 'nano';
 
 import type { StoredDocument } from '../../domain/corpus.types.js';
 import { type MetadataFilter, rangeEntries } from '../../domain/filters.js';
@@ -30,18 +30,15 @@ interface CouchBody extends Omit<StoredDocument, 'id'> {
 export class CouchDbDocumentStore implements DocumentStore {
   readonly role = 'documents' as const;
   readonly adapter = 'couchdb';
-  private readonly server: ServerScope;
-  private readonly db: DocumentScope<CouchBody>;
+  /** Set by `ensureDatabase()`, which every call awaits before it touches the database. */
+  private database?: DocumentScope<CouchBody>;
   private created?: Promise<void>;
 
-  constructor(private readonly options: CouchDbOptions) {
-    const url = new URL(options.url);
-    if (options.user) {
-      url.username = encodeURIComponent(options.user);
-      url.password = encodeURIComponent(options.password ?? '');
-    }
-    this.server = Nano({ url: url.toString().replace(/\/+$/, '') });
-    this.db = this.server.use<CouchBody>(options.database);
+  constructor(private readonly options: CouchDbOptions) {}
+
+  private get db(): DocumentScope<CouchBody> {
+    if (!this.database) throw new Error('couchdb: used before ensureDatabase()');
+    return this.database;
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -56,8 +53,7 @@ export class CouchDbDocumentStore implements DocumentStore {
   }
 
   private ensureDatabase(): Promise<void> {
-    this.created ??= this.server.db
-      .create(this.options.database)
+    this.created ??= this.connect()
       .then(
         () => undefined,
         (error: { statusCode?: number }) => {
@@ -69,6 +65,19 @@ export class CouchDbDocumentStore implements DocumentStore {
         throw error;
       });
     return this.created;
+  }
+
+  /** The client library is loaded on first use: the embedded default never needs it. */
+  private async connect(): Promise<unknown> {
+    const { default: Nano } = await import('nano');
+    const url = new URL(this.options.url);
+    if (this.options.user) {
+      url.username = encodeURIComponent(this.options.user);
+      url.password = encodeURIComponent(this.options.password ?? '');
+    }
+    const server = Nano({ url: url.toString().replace(/\/+$/, '') });
+    this.database = server.use<CouchBody>(this.options.database);
+    return server.db.create(this.options.database);
   }
 
   async ping(): Promise<Record<string, unknown>> {

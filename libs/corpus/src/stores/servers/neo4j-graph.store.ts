@@ -1,4 +1,4 @@
-import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
+import type { Driver, ManagedTransaction } from 'neo4j-driver';
 
 import type { Metadata, Relation } from '../../domain/corpus.types.js';
 import { type MetadataFilter, RANGE_SQL, rangeEntries } from '../../domain/filters.js';
@@ -25,21 +25,25 @@ const META = 'm_';
 export class Neo4jGraphStore implements GraphStore {
   readonly role = 'graph' as const;
   readonly adapter = 'neo4j';
-  private readonly driver: Driver;
+  private connected?: Promise<Driver>;
   private schema?: Promise<void>;
 
-  constructor(private readonly options: Neo4jOptions) {
-    this.driver = neo4j.driver(
-      options.url,
-      options.user ? neo4j.auth.basic(options.user, options.password ?? '') : undefined,
-      {
+  constructor(private readonly options: Neo4jOptions) {}
+
+  /** The driver is loaded on first use (~90 ms, a few MB): the embedded default never needs it. */
+  private driver(): Promise<Driver> {
+    this.connected ??= import('neo4j-driver').then(({ default: neo4j }) => {
+      const { url, user, password, timeoutMs } = this.options;
+      return neo4j.driver(url, user ? neo4j.auth.basic(user, password ?? '') : undefined, {
         disableLosslessIntegers: true,
-        connectionTimeout: options.timeoutMs,
-        connectionAcquisitionTimeout: options.timeoutMs,
-        maxTransactionRetryTime: Math.min(options.timeoutMs, 2000),
+        connectionTimeout: timeoutMs,
+        connectionAcquisitionTimeout: timeoutMs,
+        maxTransactionRetryTime: Math.min(timeoutMs, 2000),
         logging: { level: 'error', logger: () => undefined },
-      },
-    );
+      });
+    });
+    this.connected.catch(() => (this.connected = undefined));
+    return this.connected;
   }
 
   private key(id: string): string {
@@ -48,7 +52,7 @@ export class Neo4jGraphStore implements GraphStore {
 
   private ensureSchema(): Promise<void> {
     this.schema ??= (async () => {
-      const session = this.driver.session();
+      const session = (await this.driver()).session();
       try {
         await session.run(
           'CREATE CONSTRAINT clara_document_key IF NOT EXISTS FOR (n:ClaraDocument) REQUIRE n.key IS UNIQUE',
@@ -74,8 +78,8 @@ export class Neo4jGraphStore implements GraphStore {
     return withDeadline(
       (async () => {
         await this.ensureSchema();
-        const session = this.driver.session({
-          defaultAccessMode: mode === 'read' ? neo4j.session.READ : neo4j.session.WRITE,
+        const session = (await this.driver()).session({
+          defaultAccessMode: mode === 'read' ? 'READ' : 'WRITE',
         });
         try {
           return mode === 'read'
@@ -92,7 +96,7 @@ export class Neo4jGraphStore implements GraphStore {
 
   async ping(): Promise<Record<string, unknown>> {
     const info = await withDeadline(
-      this.driver.getServerInfo(),
+      this.driver().then((driver) => driver.getServerInfo()),
       this.options.timeoutMs,
       'neo4j ping',
     );
@@ -100,7 +104,7 @@ export class Neo4jGraphStore implements GraphStore {
   }
 
   async close(): Promise<void> {
-    await this.driver.close();
+    if (this.connected) await (await this.connected).close();
   }
 
   async upsertDocument(node: GraphNode, relations: Relation[]): Promise<void> {
