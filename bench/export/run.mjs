@@ -127,7 +127,7 @@ async function claraExport(dir, format, metadata) {
   const { config, dataSource } = await openDatabase(dir);
   const datasets = await lib('datasets');
   const repository = new datasets.DatasetsRepository(dataSource);
-  const exports = new datasets.ExportService(repository, config);
+  const exports = new datasets.ExportService(repository, config, dataSource);
   const version = await repository.getVersionById(VERSION_ID);
   const out = join(dir, `clara.${format}`);
   const started = performance.now();

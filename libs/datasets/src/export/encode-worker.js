@@ -6,7 +6,11 @@
 // the encoded bytes back in order; an export may use several of these workers at once.
 //
 // Protocol. workerData: an EncodeTask (see record-writers.ts). The main thread posts units of
-// stored records, `{ contents: string[], metas: string[] | null }`; the worker answers every
+// stored records, `{ contents: string[], metas: string[] | null }`, or, where the records are
+// in an embedded SQLite file (`task.stored`), the unit's ordinals, `{ range: { after, last } }`,
+// and the worker reads them with a read-only connection of its own, as UTF-8 bytes that are
+// never turned into JavaScript strings (records in canonical JSON are decoded byte by byte;
+// anything else goes through JSON.parse). It answers every
 // message, in order, with `{ chunks: ArrayBuffer[] }` (transferred): the unit's bytes, which
 // depend on nothing but the unit. For CSV a unit is any run of records. For Parquet a unit is
 // exactly one row group, its bytes written as if the group began at file offset 0; the answer
@@ -19,28 +23,247 @@ import { parentPort, workerData } from 'node:worker_threads';
 const task = workerData;
 const port = parentPort;
 
-/** Only a whole ArrayBuffer can be transferred: copies views of shared or pooled memory. */
-function ownBuffer(bytes) {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    ? bytes.buffer
-    : new Uint8Array(bytes).buffer;
+/**
+ * Hands `bytes` to the main thread. Their ArrayBuffer is transferred, not copied, so it must
+ * be one the worker does not use again (`owned`); otherwise the bytes are copied first.
+ */
+function reply(bytes, extra, owned = false) {
+  const view = owned ? bytes : new Uint8Array(bytes);
+  const chunks = view.byteLength > 0 ? [view] : [];
+  port.postMessage(
+    { chunks, ...extra },
+    chunks.map((chunk) => chunk.buffer),
+  );
 }
 
-function reply(bytes, extra) {
-  const chunks = bytes.byteLength > 0 ? [ownBuffer(bytes)] : [];
-  port.postMessage({ chunks, ...extra }, chunks);
+// --- records as UTF-8 bytes ------------------------------------------------------------------
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+
+/** Scratch space for decoded strings; views into it live until the next unit. */
+let arena = Buffer.allocUnsafeSlow(1 << 20);
+let arenaAt = 0;
+
+function arenaReserve(bytes) {
+  if (arenaAt + bytes > arena.length) {
+    // Earlier views keep the old buffer alive as long as they need it.
+    arena = Buffer.allocUnsafeSlow(Math.max(arena.length, bytes * 2));
+    arenaAt = 0;
+  }
+}
+
+/** UTF-8 of strings handed over by the main thread: one buffer, a view per string. */
+function bytesOf(strings) {
+  let chars = 0;
+  for (const s of strings) chars += s.length;
+  const bytes = Buffer.allocUnsafeSlow(chars * 3); // UTF-8 needs at most 3 bytes per UTF-16 unit
+  const views = new Array(strings.length);
+  let offset = 0;
+  for (let i = 0; i < strings.length; i++) {
+    const length = bytes.write(strings[i], offset);
+    views[i] = bytes.subarray(offset, offset + length);
+    offset += length;
+  }
+  return views;
+}
+
+/** `{"<first field>":"` and `,"<next field>":"`: how each string field opens in canonical JSON. */
+const FIELD_OPENINGS = task.fields.map((field, i) =>
+  Buffer.from(`${i === 0 ? '{' : ','}${JSON.stringify(field)}:"`, 'utf8'),
+);
+
+/** Set by decodeFlat for each field: the decoded text holds a quote, CR or LF. */
+const specials = new Uint8Array(task.fields.length);
+
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = i;
+for (let i = 10; i < 16; i++) HEX['ABCDEF'.charCodeAt(i - 10)] = i;
+
+function hex4(b, at) {
+  let unit = 0;
+  for (let i = at; i < at + 4; i++) {
+    const digit = b[i] < 128 ? HEX[b[i]] : -1;
+    if (digit < 0) return -1;
+    unit = (unit << 4) | digit;
+  }
+  return unit;
+}
+
+/** Writes one code point as UTF-8 at `arenaAt` (space reserved by the caller). */
+function putCodePoint(cp) {
+  if (cp < 0x80) arena[arenaAt++] = cp;
+  else if (cp < 0x800) {
+    arena[arenaAt++] = 0xc0 | (cp >> 6);
+    arena[arenaAt++] = 0x80 | (cp & 0x3f);
+  } else if (cp < 0x10000) {
+    arena[arenaAt++] = 0xe0 | (cp >> 12);
+    arena[arenaAt++] = 0x80 | ((cp >> 6) & 0x3f);
+    arena[arenaAt++] = 0x80 | (cp & 0x3f);
+  } else {
+    arena[arenaAt++] = 0xf0 | (cp >> 18);
+    arena[arenaAt++] = 0x80 | ((cp >> 12) & 0x3f);
+    arena[arenaAt++] = 0x80 | ((cp >> 6) & 0x3f);
+    arena[arenaAt++] = 0x80 | (cp & 0x3f);
+  }
+}
+
+const SIMPLE_ESCAPES = new Int16Array(128).fill(-1);
+for (const [c, v] of [
+  ['"', 0x22],
+  ['\\', 0x5c],
+  ['/', 0x2f],
+  ['b', 0x08],
+  ['f', 0x0c],
+  ['n', 0x0a],
+  ['r', 0x0d],
+  ['t', 0x09],
+]) {
+  SIMPLE_ESCAPES[c.charCodeAt(0)] = v;
+}
+
+/**
+ * The JSON string that starts at `start` (after its opening quote) of `b`, decoded to UTF-8:
+ * a view of `b` itself when it holds no escape, else a view of the arena. Returns the view,
+ * and in `decoded.end` the index after the closing quote and in `decoded.special` whether the
+ * text holds a quote, CR or LF; null when the bytes are not a JSON string.
+ */
+const decoded = { end: 0, special: 0 };
+
+/** Copies `b[from, to)` to `target` at `at`: short runs byte by byte (no view to allocate). */
+function copyInto(target, at, b, from, to) {
+  if (to - from > 32) target.set(b.subarray(from, to), at);
+  else for (let i = from; i < to; i++) target[at++] = b[i];
+}
+
+function decodeString(b, start) {
+  let quote = b.indexOf(QUOTE, start);
+  let escape = b.indexOf(BACKSLASH, start);
+  if (quote < 0) return null;
+  if (escape < 0 || escape > quote) {
+    decoded.end = quote + 1;
+    decoded.special = 0;
+    return b.subarray(start, quote);
+  }
+  // Decoded text is never longer than its JSON form.
+  arenaReserve(b.length - start);
+  const from = arenaAt;
+  let special = 0;
+  let at = start;
+  for (;;) {
+    copyInto(arena, arenaAt, b, at, escape);
+    arenaAt += escape - at;
+    const e = b[escape + 1];
+    const simple = e < 128 ? SIMPLE_ESCAPES[e] : -1;
+    if (simple >= 0) {
+      arena[arenaAt++] = simple;
+      if (simple === 0x22 || simple === 0x0a || simple === 0x0d) special = 1;
+      at = escape + 2;
+    } else if (e === 0x75) {
+      let cp = hex4(b, escape + 2);
+      if (cp < 0) return null;
+      at = escape + 6;
+      if (cp >= 0xd800 && cp < 0xdc00 && b[at] === BACKSLASH && b[at + 1] === 0x75) {
+        const low = hex4(b, at + 2);
+        if (low >= 0xdc00 && low < 0xe000) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+          at += 6;
+        }
+      }
+      // A lone surrogate becomes U+FFFD, as Buffer.write encodes it.
+      if (cp >= 0xd800 && cp < 0xe000) cp = 0xfffd;
+      if (cp === 0x22 || cp === 0x0a || cp === 0x0d) special = 1;
+      putCodePoint(cp);
+    } else return null;
+    if (at > quote) quote = b.indexOf(QUOTE, at);
+    if (quote < 0) return null;
+    escape = b.indexOf(BACKSLASH, at);
+    if (escape < 0 || escape > quote) break;
+  }
+  copyInto(arena, arenaAt, b, at, quote);
+  arenaAt += quote - at;
+  decoded.end = quote + 1;
+  decoded.special = special;
+  return arena.subarray(from, arenaAt);
+}
+
+/**
+ * The string fields of a flat record in canonical JSON (`{"a":"…","b":"…"}`, fields in
+ * `task.fields` order), decoded into `values`; false for any other form of JSON.
+ */
+function decodeFlat(b, values) {
+  let at = 0;
+  for (let f = 0; f < FIELD_OPENINGS.length; f++) {
+    const opening = FIELD_OPENINGS[f];
+    for (let i = 0; i < opening.length; i++) if (b[at + i] !== opening[i]) return false;
+    const value = decodeString(b, at + opening.length);
+    if (value === null) return false;
+    values[f] = value;
+    specials[f] = decoded.special;
+    at = decoded.end;
+  }
+  return at === b.length - 1 && b[at] === 0x7d;
+}
+
+/** The same fields through JSON.parse, for records not in canonical form. */
+function parseFlat(b, values) {
+  const record = JSON.parse(b.toString('utf8'));
+  const fields = task.fields;
+  for (let f = 0; f < fields.length; f++) {
+    const text = String(record[fields[f]]);
+    values[f] = Buffer.from(text, 'utf8');
+    specials[f] = /["\r\n]/.test(text) ? 1 : 0;
+  }
 }
 
 // --- CSV ------------------------------------------------------------------------------------
 
-const NEEDS_QUOTES = /[",\r\n]/;
+/** The CSV bytes of the unit being encoded; handed over (not copied) when it is done. */
+let out = Buffer.allocUnsafeSlow(1 << 21);
+let outAt = 0;
 
-function csvField(value) {
-  return NEEDS_QUOTES.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+function outReserve(bytes) {
+  if (outAt + bytes > out.length) {
+    const bigger = Buffer.allocUnsafeSlow(Math.max(out.length * 2, outAt + bytes));
+    out.copy(bigger, 0, 0, outAt);
+    out = bigger;
+  }
 }
 
-const CHUNK_KEY = ',"source_chunk_ids":';
-const TAGS_KEY = ',"tags":';
+/**
+ * `b[start, end)` as one CSV field: quoted when it holds a quote, comma or line break
+ * (`special`: a quote, CR or LF is known to be there), quotes doubled.
+ */
+function csvField(b, start, end, special) {
+  let quote;
+  if (!special) {
+    const comma = b.indexOf(COMMA, start);
+    quote = b.indexOf(QUOTE, start);
+    if ((comma < 0 || comma >= end) && (quote < 0 || quote >= end)) {
+      outReserve(end - start);
+      copyInto(out, outAt, b, start, end);
+      outAt += end - start;
+      return;
+    }
+  } else quote = b.indexOf(QUOTE, start);
+  outReserve((end - start) * 2 + 2);
+  out[outAt++] = QUOTE;
+  let at = start;
+  while (quote >= 0 && quote < end) {
+    copyInto(out, outAt, b, at, quote + 1);
+    outAt += quote + 1 - at;
+    out[outAt++] = QUOTE;
+    at = quote + 1;
+    quote = b.indexOf(QUOTE, at);
+  }
+  copyInto(out, outAt, b, at, end);
+  outAt += end - at;
+  out[outAt++] = QUOTE;
+}
+
+const CHUNK_KEY = Buffer.from(',"source_chunk_ids":', 'utf8');
+const TAGS_KEY = Buffer.from(',"tags":', 'utf8');
 const DOCUMENTS_PREFIX = '{"source_document_ids":'.length;
 
 /**
@@ -51,38 +274,46 @@ const DOCUMENTS_PREFIX = '{"source_document_ids":'.length;
 function csvMetadata(meta) {
   const chunks = meta.indexOf(CHUNK_KEY);
   const tags = meta.indexOf(TAGS_KEY, chunks);
-  return (
-    ',' +
-    csvField(meta.slice(DOCUMENTS_PREFIX, chunks)) +
-    ',' +
-    csvField(meta.slice(chunks + CHUNK_KEY.length, tags)) +
-    ',' +
-    csvField(meta.slice(tags + TAGS_KEY.length, -1))
-  );
+  outReserve(1);
+  out[outAt++] = COMMA;
+  csvField(meta, DOCUMENTS_PREFIX, chunks, false);
+  outReserve(1);
+  out[outAt++] = COMMA;
+  csvField(meta, chunks + CHUNK_KEY.length, tags, false);
+  outReserve(1);
+  out[outAt++] = COMMA;
+  csvField(meta, tags + TAGS_KEY.length, meta.length - 1, false);
 }
 
 function csvUnit({ contents, metas }) {
-  const fields = task.fields;
   const chat = task.recordFormat === 'chat';
-  let text = '';
+  const values = new Array(task.fields.length);
   for (let r = 0; r < contents.length; r++) {
     const content = contents[r];
-    let line;
+    arenaAt = 0; // nothing decoded outlives its row here
     if (chat) {
       // `{"messages":<array>}`: the array is the column's JSON text, no re-serialising.
-      line = csvField(content.slice(12, -1));
+      csvField(content, 12, content.length - 1, false);
     } else {
-      const record = JSON.parse(content);
-      line = csvField(record[fields[0]]);
-      for (let f = 1; f < fields.length; f++) line += ',' + csvField(record[fields[f]]);
+      if (!decodeFlat(content, values)) parseFlat(content, values);
+      for (let f = 0; f < values.length; f++) {
+        if (f > 0) {
+          outReserve(1);
+          out[outAt++] = COMMA;
+        }
+        csvField(values[f], 0, values[f].length, specials[f]);
+      }
     }
-    if (metas) line += csvMetadata(metas[r]);
-    text += line + '\r\n';
+    if (metas) csvMetadata(metas[r]);
+    outReserve(2);
+    out[outAt++] = 0x0d;
+    out[outAt++] = 0x0a;
   }
-  reply(Buffer.from(text, 'utf8'));
+  const bytes = out.subarray(0, outAt);
+  out = Buffer.allocUnsafeSlow(out.length);
+  outAt = 0;
+  reply(bytes, undefined, true);
 }
-
-// --- Parquet --------------------------------------------------------------------------------
 
 let parquet;
 
@@ -125,24 +356,6 @@ async function parquetStart() {
   parquet = { writer, fileWriter, columns };
 }
 
-/**
- * A column's strings as UTF-8 views into one buffer: one native write per value and no
- * allocation per value (the writer would otherwise encode each string on its own).
- */
-function utf8Views(strings) {
-  let chars = 0;
-  for (const s of strings) chars += s.length;
-  const bytes = Buffer.allocUnsafeSlow(chars * 3); // UTF-8 needs at most 3 bytes per UTF-16 unit
-  const views = new Array(strings.length);
-  let offset = 0;
-  for (let i = 0; i < strings.length; i++) {
-    const length = bytes.write(strings[i], offset);
-    views[i] = new Uint8Array(bytes.buffer, offset, length);
-    offset += length;
-  }
-  return views;
-}
-
 /** One row group, written as if it began at file offset 0. */
 function parquetUnit({ contents, metas }) {
   const { writer, fileWriter, columns } = parquet;
@@ -150,10 +363,18 @@ function parquetUnit({ contents, metas }) {
   const metadataFields = task.metadataFields;
   const width = fields.length;
   const count = contents.length;
+  const chat = task.recordFormat === 'chat';
   const buffered = columns.map(() => new Array(count));
+  const values = new Array(width);
+  arenaAt = 0;
   for (let r = 0; r < count; r++) {
-    const record = JSON.parse(contents[r]);
-    for (let f = 0; f < width; f++) buffered[f][r] = record[fields[f]];
+    const content = contents[r];
+    if (chat) {
+      buffered[0][r] = JSON.parse(content.toString('utf8')).messages;
+    } else {
+      if (!decodeFlat(content, values)) parseFlat(content, values);
+      for (let f = 0; f < width; f++) buffered[f][r] = values[f];
+    }
     if (metas) {
       const meta = JSON.parse(metas[r]);
       for (let m = 0; m < metadataFields.length; m++) {
@@ -161,14 +382,13 @@ function parquetUnit({ contents, metas }) {
       }
     }
   }
-  const flat = task.recordFormat !== 'chat';
   writer.index = 0;
   writer.offset = 0;
   void fileWriter.write({
     // Free text is almost never repeated: skip the dictionary trial of those columns.
     columnData: columns.map((name, i) =>
-      flat && i < width
-        ? { name, data: utf8Views(buffered[i]), encoding: 'PLAIN' }
+      !chat && i < width
+        ? { name, data: buffered[i], encoding: 'PLAIN' }
         : { name, data: buffered[i] },
     ),
     rowGroupSize: count,
@@ -177,7 +397,7 @@ function parquetUnit({ contents, metas }) {
   // Page indexes exist only for column chunks of more than one page.
   const indexes = fileWriter.pendingIndexes.filter((index) => index.offsetIndex);
   fileWriter.pendingIndexes = [];
-  reply(new Uint8Array(writer.buffer, 0, writer.index).slice(), { group: { rowGroup, indexes } });
+  reply(new Uint8Array(writer.buffer, 0, writer.index), { group: { rowGroup, indexes } });
 }
 
 /** Moves a group's offsets (relative to its start) to where the group lies in the file. */
@@ -210,20 +430,64 @@ function parquetFooter({ groups, end }) {
   writer.index = 0;
   writer.offset = end;
   void fileWriter.finish();
-  reply(new Uint8Array(writer.buffer, 0, writer.index).slice());
+  reply(new Uint8Array(writer.buffer, 0, writer.index));
+}
+
+// --- records read here -----------------------------------------------------------------------
+
+let stored;
+
+/** A read-only connection of this worker's own to the embedded database (`task.stored`). */
+async function openStored() {
+  const { default: Database } = await import('better-sqlite3');
+  const { file, versionId, split } = task.stored;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  // Contents as bytes; metadata as bytes for CSV (cut as it is), as text for Parquet (parsed).
+  const meta = task.kind === 'csv' ? 'CAST(meta AS BLOB)' : 'meta';
+  const columns = task.metadata ? `CAST(content AS BLOB), ${meta}` : 'CAST(content AS BLOB)';
+  const select = db.prepare(
+    `SELECT ${columns} FROM dataset_records WHERE version_id = ? AND split = ?
+       AND ordinal > ? AND ordinal <= ? ORDER BY ordinal`,
+  );
+  select.raw(true);
+  stored = { select, versionId, split };
+}
+
+/** The records of `after < ordinal <= last`. */
+function readRange({ after, last }) {
+  const rows = stored.select.all(stored.versionId, stored.split, after, last);
+  const contents = new Array(rows.length);
+  const metas = task.metadata ? new Array(rows.length) : null;
+  for (let r = 0; r < rows.length; r++) {
+    contents[r] = rows[r][0];
+    if (metas) metas[r] = rows[r][1];
+  }
+  return { contents, metas };
+}
+
+/** Records handed over as strings, in the form the encoders take. */
+function fromStrings({ contents, metas }) {
+  return {
+    contents: bytesOf(contents),
+    metas: metas && task.kind === 'csv' ? bytesOf(metas) : metas,
+  };
 }
 
 // --- dispatch -------------------------------------------------------------------------------
 
-const start = task.kind === 'csv' ? Promise.resolve() : parquetStart();
+const start = Promise.all([
+  task.kind === 'csv' ? undefined : parquetStart(),
+  task.stored ? openStored() : undefined,
+]);
 
 // Messages are handled one after another, after the encoder is ready.
 let queue = start;
 port.on('message', (message) => {
   queue = queue.then(() => {
-    if (task.kind === 'csv') csvUnit(message);
-    else if (message.footer) parquetFooter(message.footer);
-    else parquetUnit(message);
+    if (message.footer) return parquetFooter(message.footer);
+    const unit = message.range ? readRange(message.range) : fromStrings(message);
+    if (task.kind === 'csv') csvUnit(unit);
+    else parquetUnit(unit);
   });
   queue.catch((error) => {
     // Surfaces as the worker's `error` event in the main thread.

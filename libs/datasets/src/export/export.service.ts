@@ -1,14 +1,17 @@
 import { Readable } from 'node:stream';
 
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { CLARA_CONFIG, type ClaraConfig } from '@clara/config';
+import type { DataSource } from 'typeorm';
 
 import type { RecordFormat, Split } from '../domain/record-format.js';
 import type { DatasetVersionEntity } from '../storage/dataset.entities.js';
 import { DatasetsRepository } from '../storage/datasets.repository.js';
 import { CONTENT_TYPES, type ExportFormat, exportFileName } from './file-names.js';
-import { recordPages } from './record-pages.js';
-import { csvChunks, jsonlChunks, parquetChunks } from './record-writers.js';
+import { sqliteHandle } from '../storage/sql.js';
+import { recordPages, storedRecords } from './record-pages.js';
+import { csvChunks, jsonlChunks, parquetChunks, type RecordSource } from './record-writers.js';
 
 /** Bumped when the bytes an export produces for the same records change. */
 export const EXPORT_LAYOUT = 'v2';
@@ -27,6 +30,7 @@ export class ExportService {
   constructor(
     private readonly repository: DatasetsRepository,
     @Inject(CLARA_CONFIG) private readonly config: ClaraConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   /** A strong ETag: the content checksum plus everything else that shapes the bytes. */
@@ -56,24 +60,41 @@ export class ExportService {
     metadata: boolean,
   ): AsyncGenerator<Buffer> {
     const { exportPageRows, parquetRowGroupRows, parquetZstdLevel } = this.config.datasets;
-    const pages = recordPages(this.repository, version.id, split, exportPageRows);
+    const pages = () => recordPages(this.repository, version.id, split, exportPageRows);
     const recordFormat: RecordFormat = version.recordFormat;
     switch (format) {
       case 'jsonl':
-        return jsonlChunks(pages, metadata);
+        return jsonlChunks(pages(), metadata);
       case 'csv':
-        return csvChunks(recordFormat, pages, metadata);
+        return csvChunks(recordFormat, this.encoderSource(version, split) ?? pages(), metadata);
       case 'parquet':
-        return parquetChunks(recordFormat, pages, metadata, {
-          rowGroupRows: parquetRowGroupRows,
-          zstdLevel: parquetZstdLevel,
-          keyValues: {
-            'clara.dataset_id': version.datasetId,
-            'clara.dataset_version': String(version.version),
-            'clara.checksum': version.checksum ?? '',
-            'clara.split': split,
+        return parquetChunks(
+          recordFormat,
+          this.encoderSource(version, split) ?? pages(),
+          metadata,
+          {
+            rowGroupRows: parquetRowGroupRows,
+            zstdLevel: parquetZstdLevel,
+            keyValues: {
+              'clara.dataset_id': version.datasetId,
+              'clara.dataset_version': String(version.version),
+              'clara.checksum': version.checksum ?? '',
+              'clara.split': split,
+            },
           },
-        });
+        );
     }
+  }
+
+  /**
+   * The embedded SQLite file, which the encoder workers read themselves; on PostgreSQL the
+   * records are read here (`undefined`).
+   */
+  private encoderSource(version: DatasetVersionEntity, split: Split): RecordSource | undefined {
+    const { type, database } = this.dataSource.options;
+    if (type !== 'better-sqlite3' || typeof database !== 'string' || database === ':memory:') {
+      return undefined;
+    }
+    return storedRecords(sqliteHandle(this.dataSource), database, version.id, split);
   }
 }

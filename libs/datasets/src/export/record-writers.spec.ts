@@ -1,9 +1,15 @@
-import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { parquetMetadata, parquetReadObjects, readOffsetIndex } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 
 import { canonicalJson, type RecordFormat } from '../domain/record-format.js';
 import type { RecordRow } from '../storage/datasets.repository.js';
+import { storedRecords } from './record-pages.js';
 import {
   csvChunks,
   parquetChunks,
@@ -13,13 +19,16 @@ import {
 
 const TAGS = ['bau', 'brandschutz'];
 
-/** Alpaca records with quotes, commas, line breaks, umlauts, emoji and control characters. */
+/**
+ * Alpaca records with quotes, commas, line breaks, umlauts, emoji, backslashes, control
+ * characters and a lone surrogate; some without any character that needs escaping.
+ */
 function alpaca(n: number) {
   return Array.from({ length: n }, (_, i) => ({
     record: {
-      instruction: `Frage ${i}: "Was gilt", bitte?`,
-      input: `Größe ${i % 7}\r\nÜbergang; Tab\tEnde 🚒 \u0001`.repeat(1 + (i % 3)),
-      output: `Antwort ${i}, lang genug. `.repeat(30),
+      instruction: i % 4 === 0 ? `Frage ${i} ohne Zeichen` : `Frage ${i}: "Was gilt", bitte?`,
+      input: `Größe ${i % 7}\r\nÜbergang; C:\\pfad/x Tab\tEnde 🚒 \u0001\b\f`.repeat(1 + (i % 3)),
+      output: i % 10 === 3 ? `kaputt \ud800 ${i}` : `Antwort ${i}, lang genug. `.repeat(30),
     },
     meta: {
       source_document_ids: [`doc-${i % 5}`],
@@ -29,12 +38,42 @@ function alpaca(n: number) {
   }));
 }
 
+/** Stored rows; every 7th record not in canonical form (spaces, other key order). */
 function rowsOf(format: RecordFormat, records: ReturnType<typeof alpaca>): RecordRow[] {
   return records.map(({ record, meta }, ordinal) => ({
     ordinal,
-    content: canonicalJson(format, record),
+    content:
+      ordinal % 7 === 5
+        ? JSON.stringify(
+            { output: record.output, instruction: record.instruction, input: record.input },
+            null,
+            1,
+          )
+        : canonicalJson(format, record),
     meta: JSON.stringify(meta),
   }));
+}
+
+/** How UTF-8 carries a string (a lone surrogate becomes U+FFFD). */
+const utf8 = (text: string) => Buffer.from(text, 'utf8').toString('utf8');
+
+/** RFC 4180 the plain way: quoted when holding a quote, comma or line break. */
+function csvReference(records: ReturnType<typeof alpaca>): Buffer {
+  const field = (text: string) => (/[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
+  const lines = records.map(({ record, meta }) =>
+    [
+      record.instruction,
+      record.input,
+      record.output,
+      JSON.stringify(meta.source_document_ids),
+      JSON.stringify(meta.source_chunk_ids),
+      JSON.stringify(meta.tags),
+    ]
+      .map(field)
+      .join(','),
+  );
+  const header = 'instruction,input,output,source_document_ids,source_chunk_ids,tags';
+  return Buffer.from([header, ...lines].join('\r\n') + '\r\n', 'utf8');
 }
 
 async function* pagesOf(rows: RecordRow[], pageRows: number): RecordPages {
@@ -72,9 +111,7 @@ describe('export writers with several encoder workers', () => {
     const one = await collect(csvChunks('alpaca', pagesOf(rows, 500), true, { workers: 1 }));
     const two = await collect(csvChunks('alpaca', pagesOf(rows, 500), true, { workers: 2 }));
     expect(two.equals(one)).toBe(true);
-    expect(one.toString('utf8').split('\r\n')[0]).toBe(
-      'instruction,input,output,source_document_ids,source_chunk_ids,tags',
-    );
+    expect(one.equals(csvReference(records))).toBe(true);
   });
 
   it.each([700, 3_000])(
@@ -90,7 +127,14 @@ describe('export writers with several encoder workers', () => {
       expect(metadata.row_groups.length).toBe(Math.ceil(records.length / rowGroupRows));
       expect(metadata.key_value_metadata).toEqual([{ key: 'clara.split', value: 'train' }]);
       const read = await parquetReadObjects({ file, compressors });
-      expect(read).toEqual(records.map(({ record, meta }) => ({ ...record, ...meta })));
+      expect(read).toEqual(
+        records.map(({ record, meta }) => ({
+          instruction: utf8(record.instruction),
+          input: utf8(record.input),
+          output: utf8(record.output),
+          ...meta,
+        })),
+      );
       const indexed = metadata.row_groups.flatMap((group) =>
         group.columns.filter((column) => column.offset_index_offset !== undefined),
       );
@@ -133,4 +177,45 @@ describe('export writers with several encoder workers', () => {
       expect(runningEncodeWorkers()).toBe(before);
     },
   );
+
+  describe('reading an embedded SQLite file in the workers', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clara-export-spec-'));
+    const file = join(dir, 'records.sqlite');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.exec(`CREATE TABLE dataset_records (version_id varchar(36) NOT NULL, split varchar(16) NOT NULL,
+      ordinal integer NOT NULL, content text NOT NULL, meta text NOT NULL, tokens integer NOT NULL,
+      PRIMARY KEY (version_id, split, ordinal))`);
+    const insert = db.prepare('INSERT INTO dataset_records VALUES (?, ?, ?, ?, ?, 0)');
+    db.transaction(() => {
+      // Gaps in the ordinals, and another version and split around this one.
+      for (const row of rows) insert.run('v1', 'train', row.ordinal * 3, row.content, row.meta);
+      for (const row of rows.slice(0, 50)) insert.run('v1', 'validation', row.ordinal, '{}', '{}');
+      for (const row of rows.slice(0, 50)) insert.run('v2', 'train', row.ordinal, '{}', '{}');
+    })();
+    const stored = () => storedRecords(db, file, 'v1', 'train');
+    afterAll(() => {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('writes the same CSV bytes as from records handed over', async () => {
+      const fromFile = await collect(csvChunks('alpaca', stored(), true, { workers: 2 }));
+      expect(fromFile.equals(csvReference(records))).toBe(true);
+    });
+
+    it('writes the same Parquet bytes as from records handed over', async () => {
+      const options = { rowGroupRows: 700, zstdLevel: 3, keyValues: { 'clara.split': 'train' } };
+      const fromFile = await collect(parquetChunks('alpaca', stored(), true, options));
+      expect(fromFile.equals(await parquet(rows, 2, 700))).toBe(true);
+    });
+
+    it('writes an empty split', async () => {
+      const empty = storedRecords(db, file, 'v3', 'train');
+      const csv = await collect(csvChunks('alpaca', empty, true, { workers: 2 }));
+      expect(csv.toString('utf8')).toBe(
+        'instruction,input,output,source_document_ids,source_chunk_ids,tags\r\n',
+      );
+    });
+  });
 });

@@ -10,6 +10,7 @@ import {
   withMetadata,
 } from '../domain/record-format.js';
 import type { RecordRow } from '../storage/datasets.repository.js';
+import type { OrdinalRange, StoredRecords } from './record-pages.js';
 
 /**
  * Streaming writers for one split of a version. Each takes the stored records page by page
@@ -19,6 +20,16 @@ import type { RecordRow } from '../storage/datasets.repository.js';
  * only reads pages and moves bytes, and the encoding runs on the other cores.
  */
 export type RecordPages = AsyncIterable<RecordRow[]>;
+
+/**
+ * Where the CSV / Parquet encoders get records: pages read here and handed over, or a split
+ * in an embedded SQLite file that the workers read themselves (no copy through this thread).
+ */
+export type RecordSource = RecordPages | StoredRecords;
+
+function isStored(source: RecordSource): source is StoredRecords {
+  return 'ranges' in source;
+}
 
 /** Text is turned into bytes once about this many characters are buffered. */
 const CHUNK_CHARS = 1 << 19;
@@ -59,7 +70,7 @@ export const ENCODE_WORKERS = Math.max(1, Math.min(2, availableParallelism()));
  */
 export async function* csvChunks(
   format: RecordFormat,
-  pages: RecordPages,
+  source: RecordSource,
   metadata: boolean,
   options: EncodeOptions = {},
 ): AsyncGenerator<Buffer> {
@@ -70,10 +81,11 @@ export async function* csvChunks(
     fields: [...FORMAT_FIELDS[format]],
     metadata,
     metadataFields: [...METADATA_FIELDS],
+    stored: storedTask(source),
   };
   const encoders = new Encoders(task, options.workers ?? ENCODE_WORKERS);
   try {
-    yield* encoders.inOrder(units(pages, metadata, Infinity), () => {});
+    yield* encoders.inOrder(units(source, metadata, CSV_UNIT_ROWS), () => {});
   } finally {
     await encoders.stop();
   }
@@ -128,7 +140,7 @@ const PAR1 = Buffer.from('PAR1', 'latin1');
  */
 export async function* parquetChunks(
   format: RecordFormat,
-  pages: RecordPages,
+  source: RecordSource,
   metadata: boolean,
   options: ParquetOptions,
 ): AsyncGenerator<Buffer> {
@@ -143,13 +155,14 @@ export async function* parquetChunks(
     zstdLevel: options.zstdLevel,
     kvMetadata: Object.entries(options.keyValues ?? {}).map(([key, value]) => ({ key, value })),
     createdBy: 'clara datasets (hyparquet-writer)',
+    stored: storedTask(source),
   };
   const encoders = new Encoders(task, options.workers ?? ENCODE_WORKERS);
   try {
     yield PAR1;
     let at = PAR1.length;
     const groups: { at: number; group: unknown }[] = [];
-    const groupUnits = units(pages, metadata, options.rowGroupRows);
+    const groupUnits = units(source, metadata, options.rowGroupRows);
     for await (const chunk of encoders.inOrder(groupUnits, (reply) => {
       groups.push({ at, group: reply.group });
     })) {
@@ -164,6 +177,18 @@ export async function* parquetChunks(
 
 // --- the encoding workers -----------------------------------------------------------------
 
+/** The split a worker reads itself, where it lies in an embedded SQLite file. */
+interface StoredTask {
+  file: string;
+  versionId: string;
+  split: string;
+}
+
+function storedTask(source: RecordSource): StoredTask | undefined {
+  if (!isStored(source)) return undefined;
+  return { file: source.file, versionId: source.versionId, split: source.split };
+}
+
 /** What `encode-worker.js` encodes (its `workerData`). */
 type EncodeTask =
   | {
@@ -172,6 +197,7 @@ type EncodeTask =
       fields: string[];
       metadata: boolean;
       metadataFields: string[];
+      stored?: StoredTask;
     }
   | {
       kind: 'parquet';
@@ -179,6 +205,7 @@ type EncodeTask =
       fields: string[];
       metadata: boolean;
       metadataFields: string[];
+      stored?: StoredTask;
       schema: SchemaElement[];
       rowGroupRows: number;
       zstdLevel: number;
@@ -186,33 +213,38 @@ type EncodeTask =
       createdBy: string;
     };
 
-/** A unit of work: records whose bytes depend on nothing else (a CSV page, a row group). */
-interface EncodeUnit {
-  contents: string[];
-  metas: string[] | null;
-}
+/**
+ * A unit of work, records whose bytes depend on nothing else (a run of CSV rows, a row
+ * group): the records themselves, or the range of ordinals the worker reads.
+ */
+type EncodeUnit = { contents: string[]; metas: string[] | null } | { range: OrdinalRange };
 
 interface EncodeReply {
-  chunks: ArrayBuffer[];
+  /** Views of buffers transferred from the worker. */
+  chunks: Uint8Array[];
   /** Parquet: the row group's metadata, offsets relative to its start. */
   group?: unknown;
 }
 
+/** Records per CSV unit: big enough that handing out a unit costs little. */
+const CSV_UNIT_ROWS = 1_000;
+
 /**
- * Pages regrouped into units of `rows` records (`Infinity`: one unit per page), keeping only
- * what the encoder reads.
+ * The units of work: consecutive runs of `rows` records (the last may hold fewer), as
+ * ordinal ranges the workers read themselves, or as the records of pages read here.
  */
-async function* units(pages: RecordPages, metadata: boolean, rows: number) {
+async function* units(
+  source: RecordSource,
+  metadata: boolean,
+  rows: number,
+): AsyncGenerator<EncodeUnit> {
+  if (isStored(source)) {
+    for (const range of source.ranges(rows)) yield { range };
+    return;
+  }
   let contents: string[] = [];
   let metas: string[] = [];
-  for await (const page of pages) {
-    if (rows === Infinity) {
-      yield {
-        contents: page.map((row) => row.content),
-        metas: metadata ? page.map((row) => row.meta) : null,
-      };
-      continue;
-    }
+  for await (const page of source) {
     for (const row of page) {
       contents.push(row.content);
       if (metadata) metas.push(row.meta);
@@ -289,7 +321,9 @@ class Encoders {
   }
 
   bytesOf(reply: EncodeReply): Buffer[] {
-    return reply.chunks.map((chunk) => Buffer.from(chunk));
+    return reply.chunks.map((chunk) =>
+      Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
   }
 
   /**
