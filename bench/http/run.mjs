@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // HTTP overhead benchmark (npm run bench:http): Clara's training and datasets services in
-// the embedded default (SQLite in a temp data folder) next to a plain Fastify anchor.
+// the embedded default (SQLite in a temp data folder) next to a plain Fastify anchor, and a
+// "Nest floor" (bench/http/nest-floor.mjs: NestJS with only Clara's guard and request
+// context) that shows how much of the gap is the framework itself.
 //
 // Per server: time from spawn to the first 200 on /health/live (a fresh data folder, then
 // restarts), idle RSS, then for each route the closed-loop maximum (a few connection
@@ -10,7 +12,7 @@
 //
 //   node bench/http/run.mjs [--duration 6] [--warmup 2] [--levels 10,50] [--restarts 2]
 //                           [--idle 4] [--fixed-connections 10] [--no-build] [--no-pin]
-//                           [--only anchor,training,datasets] [--json out.json]
+//                           [--only anchor,nest,training,datasets] [--json out.json]
 //                           [--node-args "--max-semi-space-size=2"] [--env CLARA_LOG_FORMAT=json]
 //                           [--profile DIR]
 // --node-args / --env change how the Clara services run (never the anchor), to measure a
@@ -62,7 +64,7 @@ const options = parseArgs(process.argv.slice(2), {
   fixedConnections: 10,
   build: true,
   pin: true,
-  only: 'anchor,training,datasets',
+  only: 'anchor,nest,training,datasets',
   json: '',
   recheck: true,
   nodeArgs: '',
@@ -113,6 +115,22 @@ await runMain(async () => {
           path: '/auth-key',
           headers: auth,
           maxOnly: true,
+        },
+      ],
+    },
+    {
+      // Not a target: what NestJS itself costs with Clara's guard and request context.
+      key: 'nest',
+      label: 'Nest floor',
+      args: [join(ROOT, 'bench/http/nest-floor.mjs')],
+      env: (port) => ({ ...process.env, PORT: String(port), FLOOR_TOKEN: token }),
+      routes: [
+        live,
+        {
+          key: 'auth',
+          label: 'GET /auth (guard, cached token)',
+          path: '/auth',
+          headers: auth,
         },
       ],
     },
@@ -374,7 +392,7 @@ function report(results, { machine, seconds, recheck }) {
 
   out.push('\n## Targets (reported, not enforced)\n');
   const targetRows = [];
-  for (const r of results.filter((x) => x.key !== 'anchor')) {
+  for (const r of results.filter((x) => x.key !== 'anchor' && x.key !== 'nest')) {
     const authRoute = r.routes.find((x) => x.key === 'auth');
     const restart = median(r.startsMs.slice(1));
     if (anchorRps) {

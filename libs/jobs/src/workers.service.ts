@@ -64,17 +64,23 @@ export class WorkersService {
    * The status route's queue figures, computed at most once a second: monitoring polls it
    * often, and a second-old view of workers and counts is what such a page shows anyway.
    */
-  status(): Promise<Record<string, unknown>> {
+  status(): Record<string, unknown> | Promise<Record<string, unknown>> {
     const now = Date.now();
     if (!this.statusCache || this.statusCache.at + 1000 <= now) {
-      const value = this.computeStatus();
-      this.statusCache = { at: now, value };
-      value.catch(() => (this.statusCache = undefined));
+      const cache: StatusCache = { at: now, value: this.computeStatus() };
+      this.statusCache = cache;
+      cache.value.then(
+        (figures) => (cache.figures = figures),
+        () => {
+          if (this.statusCache === cache) this.statusCache = undefined;
+        },
+      );
     }
-    return this.statusCache.value;
+    // Once computed, answered without a promise: this route is polled often.
+    return this.statusCache.figures ?? this.statusCache.value;
   }
 
-  private statusCache?: { at: number; value: Promise<Record<string, unknown>> };
+  private statusCache?: StatusCache;
 
   private async computeStatus(): Promise<Record<string, unknown>> {
     const [workers, counts] = await Promise.all([this.list(), this.jobs.countByStatus()]);
@@ -101,4 +107,10 @@ export function parseGpus(value: string): number[] {
     .split(',')
     .filter((s) => s.trim() !== '')
     .map(Number);
+}
+
+interface StatusCache {
+  at: number;
+  value: Promise<Record<string, unknown>>;
+  figures?: Record<string, unknown>;
 }

@@ -109,16 +109,20 @@ function installHooks(app: NestFastifyApplication, logger: Pino): void {
   fastify.addHook('onResponse', (request, reply, done) => {
     const seconds = reply.elapsedTime / 1000;
     metrics.observeRequest(request.method, routeOf(request), reply.statusCode, seconds);
-    const line = {
-      method: request.method,
-      url: request.url,
-      status: reply.statusCode,
-      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
-    };
-    if (reply.statusCode >= 500) logger.error(line, 'request failed');
-    else logger.debug(line, 'request completed');
+    if (reply.statusCode >= 500) logger.error(requestLine(request, reply), 'request failed');
+    else if (logger.isLevelEnabled('debug'))
+      logger.debug(requestLine(request, reply), 'request completed');
     done();
   });
+}
+
+function requestLine(request: FastifyRequest, reply: FastifyReply) {
+  return {
+    method: request.method,
+    url: request.url,
+    status: reply.statusCode,
+    duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+  };
 }
 
 type OnSendDone = (error: Error | null, payload?: unknown) => void;

@@ -29,9 +29,16 @@ export class ServiceProbes {
     return [...this.readiness.entries()];
   }
 
-  async collectStatus(): Promise<Record<string, unknown>> {
+  /** What the contributors report; synchronous when they all are (the common case). */
+  collectStatus(): Record<string, unknown> | Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
-    for (const contributor of this.status.values()) Object.assign(out, await contributor());
-    return out;
+    const pending: Promise<Record<string, unknown>>[] = [];
+    for (const contributor of this.status.values()) {
+      const part = contributor();
+      if (part instanceof Promise) pending.push(part);
+      else Object.assign(out, part);
+    }
+    if (pending.length === 0) return out;
+    return Promise.all(pending).then((parts) => Object.assign(out, ...parts) as typeof out);
   }
 }

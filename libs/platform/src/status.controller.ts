@@ -18,6 +18,7 @@ export class ServiceStatusDto {
 }
 
 const STARTED_AT = new Date();
+const STARTED_AT_ISO = STARTED_AT.toISOString();
 export const CLARA_VERSION = '0.1.0';
 
 @ApiTags('status')
@@ -33,15 +34,18 @@ export class StatusController {
   @ForReaders()
   @ApiOperation({ operationId: 'getStatus', summary: "The service's state and workload" })
   @ApiOkResponse({ type: ServiceStatusDto })
-  async status(): Promise<ServiceStatusDto> {
-    return {
+  status(): ServiceStatusDto | Promise<ServiceStatusDto> {
+    const base: ServiceStatusDto = {
       service: this.service,
       version: CLARA_VERSION,
       environment: this.config.environment,
       database: databaseEngine(this.config.database),
       uptime_seconds: Math.round((Date.now() - STARTED_AT.getTime()) / 1000),
-      started_at: STARTED_AT.toISOString(),
-      ...(await this.probes.collectStatus()),
+      started_at: STARTED_AT_ISO,
     };
+    const features = this.probes.collectStatus();
+    return features instanceof Promise
+      ? features.then((more) => ({ ...base, ...more }))
+      : { ...base, ...features };
   }
 }
