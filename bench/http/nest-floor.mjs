@@ -54,9 +54,10 @@ Reflect.defineMetadata('design:paramtypes', [Reflector], FloorGuard);
 Injectable()(FloorGuard);
 
 class FloorModule {}
-Module({ controllers: [FloorController], providers: [{ provide: APP_GUARD, useClass: FloorGuard }] })(
-  FloorModule,
-);
+Module({
+  controllers: [FloorController],
+  providers: [{ provide: APP_GUARD, useClass: FloorGuard }],
+})(FloorModule);
 
 const app = await NestFactory.create(FloorModule, new FastifyAdapter(), { logger: false });
 const context = new AsyncLocalStorage();
