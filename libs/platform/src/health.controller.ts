@@ -62,6 +62,6 @@ export class HealthController {
   @ApiOkResponse({ content: { 'text/plain': { schema: { type: 'string' } } } })
   @ApiOperation({ operationId: 'metrics', summary: 'Prometheus metrics' })
   async prometheus(): Promise<string> {
-    return this.metrics.registry.metrics();
+    return this.metrics.text();
   }
 }
