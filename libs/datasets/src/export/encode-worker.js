@@ -74,9 +74,6 @@ const FIELD_OPENINGS = task.fields.map((field, i) =>
   Buffer.from(`${i === 0 ? '{' : ','}${JSON.stringify(field)}:"`, 'utf8'),
 );
 
-/** Set by decodeFlat for each field: the decoded text holds a quote, CR or LF. */
-const specials = new Uint8Array(task.fields.length);
-
 const HEX = new Int8Array(128).fill(-1);
 for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = i;
 for (let i = 10; i < 16; i++) HEX['ABCDEF'.charCodeAt(i - 10)] = i;
@@ -91,101 +88,103 @@ function hex4(b, at) {
   return unit;
 }
 
-/** Writes one code point as UTF-8 at `arenaAt` (space reserved by the caller). */
-function putCodePoint(cp) {
-  if (cp < 0x80) arena[arenaAt++] = cp;
+/** Writes one code point as UTF-8 into `target` at `o`; returns the index after it. */
+function putCodePoint(target, o, cp) {
+  if (cp < 0x80) target[o++] = cp;
   else if (cp < 0x800) {
-    arena[arenaAt++] = 0xc0 | (cp >> 6);
-    arena[arenaAt++] = 0x80 | (cp & 0x3f);
+    target[o++] = 0xc0 | (cp >> 6);
+    target[o++] = 0x80 | (cp & 0x3f);
   } else if (cp < 0x10000) {
-    arena[arenaAt++] = 0xe0 | (cp >> 12);
-    arena[arenaAt++] = 0x80 | ((cp >> 6) & 0x3f);
-    arena[arenaAt++] = 0x80 | (cp & 0x3f);
+    target[o++] = 0xe0 | (cp >> 12);
+    target[o++] = 0x80 | ((cp >> 6) & 0x3f);
+    target[o++] = 0x80 | (cp & 0x3f);
   } else {
-    arena[arenaAt++] = 0xf0 | (cp >> 18);
-    arena[arenaAt++] = 0x80 | ((cp >> 12) & 0x3f);
-    arena[arenaAt++] = 0x80 | ((cp >> 6) & 0x3f);
-    arena[arenaAt++] = 0x80 | (cp & 0x3f);
+    target[o++] = 0xf0 | (cp >> 18);
+    target[o++] = 0x80 | ((cp >> 12) & 0x3f);
+    target[o++] = 0x80 | ((cp >> 6) & 0x3f);
+    target[o++] = 0x80 | (cp & 0x3f);
   }
+  return o;
 }
 
-const SIMPLE_ESCAPES = new Int16Array(128).fill(-1);
-for (const [c, v] of [
-  ['"', 0x22],
-  ['\\', 0x5c],
-  ['/', 0x2f],
-  ['b', 0x08],
-  ['f', 0x0c],
-  ['n', 0x0a],
-  ['r', 0x0d],
-  ['t', 0x09],
-]) {
-  SIMPLE_ESCAPES[c.charCodeAt(0)] = v;
-}
+/** Where the last escape read by `escapeAt` ended. */
+let escapeEnd = 0;
 
 /**
- * The JSON string that starts at `start` (after its opening quote) of `b`, decoded to UTF-8:
- * a view of `b` itself when it holds no escape, else a view of the arena. Returns the view,
- * and in `decoded.end` the index after the closing quote and in `decoded.special` whether the
- * text holds a quote, CR or LF; null when the bytes are not a JSON string.
+ * The code point of the JSON escape whose backslash is at `i` (surrogate pairs joined; a
+ * lone surrogate becomes U+FFFD, as Buffer.write encodes it), or -1 for an invalid escape.
  */
-const decoded = { end: 0, special: 0 };
-
-/** Copies `b[from, to)` to `target` at `at`: short runs byte by byte (no view to allocate). */
-function copyInto(target, at, b, from, to) {
-  if (to - from > 32) target.set(b.subarray(from, to), at);
-  else for (let i = from; i < to; i++) target[at++] = b[i];
-}
-
-function decodeString(b, start) {
-  let quote = b.indexOf(QUOTE, start);
-  let escape = b.indexOf(BACKSLASH, start);
-  if (quote < 0) return null;
-  if (escape < 0 || escape > quote) {
-    decoded.end = quote + 1;
-    decoded.special = 0;
-    return b.subarray(start, quote);
-  }
-  // Decoded text is never longer than its JSON form.
-  arenaReserve(b.length - start);
-  const from = arenaAt;
-  let special = 0;
-  let at = start;
-  for (;;) {
-    copyInto(arena, arenaAt, b, at, escape);
-    arenaAt += escape - at;
-    const e = b[escape + 1];
-    const simple = e < 128 ? SIMPLE_ESCAPES[e] : -1;
-    if (simple >= 0) {
-      arena[arenaAt++] = simple;
-      if (simple === 0x22 || simple === 0x0a || simple === 0x0d) special = 1;
-      at = escape + 2;
-    } else if (e === 0x75) {
-      let cp = hex4(b, escape + 2);
-      if (cp < 0) return null;
-      at = escape + 6;
-      if (cp >= 0xd800 && cp < 0xdc00 && b[at] === BACKSLASH && b[at + 1] === 0x75) {
-        const low = hex4(b, at + 2);
+function escapeAt(b, i) {
+  const e = b[i + 1];
+  escapeEnd = i + 2;
+  switch (e) {
+    case 0x22: // "
+    case 0x5c: // \
+    case 0x2f: // /
+      return e;
+    case 0x6e: // n
+      return 0x0a;
+    case 0x72: // r
+      return 0x0d;
+    case 0x74: // t
+      return 0x09;
+    case 0x62: // b
+      return 0x08;
+    case 0x66: // f
+      return 0x0c;
+    case 0x75: {
+      // u
+      let cp = hex4(b, i + 2);
+      if (cp < 0) return -1;
+      escapeEnd = i + 6;
+      if (cp >= 0xd800 && cp < 0xdc00 && b[escapeEnd] === BACKSLASH && b[escapeEnd + 1] === 0x75) {
+        const low = hex4(b, escapeEnd + 2);
         if (low >= 0xdc00 && low < 0xe000) {
           cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-          at += 6;
+          escapeEnd += 6;
         }
       }
-      // A lone surrogate becomes U+FFFD, as Buffer.write encodes it.
-      if (cp >= 0xd800 && cp < 0xe000) cp = 0xfffd;
-      if (cp === 0x22 || cp === 0x0a || cp === 0x0d) special = 1;
-      putCodePoint(cp);
-    } else return null;
-    if (at > quote) quote = b.indexOf(QUOTE, at);
-    if (quote < 0) return null;
-    escape = b.indexOf(BACKSLASH, at);
-    if (escape < 0 || escape > quote) break;
+      return cp >= 0xd800 && cp < 0xe000 ? 0xfffd : cp;
+    }
+    default:
+      return -1;
   }
-  copyInto(arena, arenaAt, b, at, quote);
-  arenaAt += quote - at;
-  decoded.end = quote + 1;
-  decoded.special = special;
-  return arena.subarray(from, arenaAt);
+}
+
+/** Where the last JSON string read by `decodeString` / `csvString` ended (after its quote). */
+let stringEnd = 0;
+
+/**
+ * The JSON string that starts at `i` (after its opening quote) of `b`, decoded to UTF-8 in
+ * the arena (one pass, byte by byte: cheaper than searching and slicing); null when the bytes
+ * are not a JSON string.
+ */
+function decodeString(b, i) {
+  // Decoded text is never longer than its JSON form.
+  arenaReserve(b.length - i);
+  const target = arena;
+  const from = arenaAt;
+  let o = from;
+  const n = b.length;
+  while (i < n) {
+    const c = b[i];
+    if (c === QUOTE) {
+      stringEnd = i + 1;
+      arenaAt = o;
+      return target.subarray(from, o);
+    }
+    if (c === BACKSLASH) {
+      const cp = escapeAt(b, i);
+      if (cp < 0) return null;
+      i = escapeEnd;
+      if (cp < 0x80) target[o++] = cp;
+      else o = putCodePoint(target, o, cp);
+    } else {
+      target[o++] = c;
+      i++;
+    }
+  }
+  return null;
 }
 
 /**
@@ -200,8 +199,7 @@ function decodeFlat(b, values) {
     const value = decodeString(b, at + opening.length);
     if (value === null) return false;
     values[f] = value;
-    specials[f] = decoded.special;
-    at = decoded.end;
+    at = stringEnd;
   }
   return at === b.length - 1 && b[at] === 0x7d;
 }
@@ -211,9 +209,7 @@ function parseFlat(b, values) {
   const record = JSON.parse(b.toString('utf8'));
   const fields = task.fields;
   for (let f = 0; f < fields.length; f++) {
-    const text = String(record[fields[f]]);
-    values[f] = Buffer.from(text, 'utf8');
-    specials[f] = /["\r\n]/.test(text) ? 1 : 0;
+    values[f] = Buffer.from(String(record[fields[f]]), 'utf8');
   }
 }
 
@@ -232,34 +228,98 @@ function outReserve(bytes) {
 }
 
 /**
- * `b[start, end)` as one CSV field: quoted when it holds a quote, comma or line break
- * (`special`: a quote, CR or LF is known to be there), quotes doubled.
+ * CSV quoting, byte by byte, straight into `out`: a field is quoted when it holds a quote,
+ * comma or line break, with its quotes doubled. An opening quote is written first and taken
+ * back (the field moved one byte left) when the field turns out not to need it.
  */
-function csvField(b, start, end, special) {
-  let quote;
-  if (!special) {
-    const comma = b.indexOf(COMMA, start);
-    quote = b.indexOf(QUOTE, start);
-    if ((comma < 0 || comma >= end) && (quote < 0 || quote >= end)) {
-      outReserve(end - start);
-      copyInto(out, outAt, b, start, end);
-      outAt += end - start;
-      return;
-    }
-  } else quote = b.indexOf(QUOTE, start);
-  outReserve((end - start) * 2 + 2);
-  out[outAt++] = QUOTE;
-  let at = start;
-  while (quote >= 0 && quote < end) {
-    copyInto(out, outAt, b, at, quote + 1);
-    outAt += quote + 1 - at;
-    out[outAt++] = QUOTE;
-    at = quote + 1;
-    quote = b.indexOf(QUOTE, at);
+function closeField(open, o, needsQuotes) {
+  if (needsQuotes) {
+    out[open] = QUOTE;
+    out[o++] = QUOTE;
+    outAt = o;
+  } else {
+    out.copyWithin(open, open + 1, o);
+    outAt = o - 1;
   }
-  copyInto(out, outAt, b, at, end);
-  outAt += end - at;
-  out[outAt++] = QUOTE;
+}
+
+/** `b[start, end)` as it is (JSON text, or decoded text) as one CSV field. */
+function csvRaw(b, start, end) {
+  outReserve((end - start) * 2 + 2);
+  const target = out;
+  const open = outAt;
+  let o = open + 1;
+  let needsQuotes = false;
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c === QUOTE) {
+      target[o++] = QUOTE;
+      needsQuotes = true;
+    } else if (c === COMMA || c === 0x0a || c === 0x0d) needsQuotes = true;
+    target[o++] = c;
+  }
+  closeField(open, o, needsQuotes);
+}
+
+/**
+ * The JSON string that starts at `i` (after its opening quote) of `b`, decoded and written
+ * as one CSV field in a single pass; false when the bytes are not a JSON string.
+ */
+function csvString(b, i) {
+  const n = b.length;
+  // Decoded text is never longer than its JSON form; doubled quotes at most double it.
+  outReserve((n - i) * 2 + 2);
+  const target = out;
+  const open = outAt;
+  let o = open + 1;
+  let needsQuotes = false;
+  while (i < n) {
+    let c = b[i];
+    if (c === QUOTE) {
+      stringEnd = i + 1;
+      closeField(open, o, needsQuotes);
+      return true;
+    }
+    if (c === BACKSLASH) {
+      c = escapeAt(b, i);
+      if (c < 0) return false;
+      i = escapeEnd;
+      if (c >= 0x80) {
+        o = putCodePoint(target, o, c);
+        continue;
+      }
+    } else i++;
+    if (c === QUOTE) {
+      target[o++] = QUOTE;
+      needsQuotes = true;
+    } else if (c === COMMA || c === 0x0a || c === 0x0d) needsQuotes = true;
+    target[o++] = c;
+  }
+  return false;
+}
+
+/**
+ * The fields of a flat record in canonical JSON (`{"a":"…","b":"…"}`, fields in
+ * `task.fields` order) as CSV fields; false (nothing written) for any other form of JSON.
+ */
+function csvFlat(b) {
+  const rowStart = outAt;
+  let at = 0;
+  for (let f = 0; f < FIELD_OPENINGS.length; f++) {
+    const opening = FIELD_OPENINGS[f];
+    for (let i = 0; i < opening.length; i++) {
+      if (b[at + i] !== opening[i]) return ((outAt = rowStart), false);
+    }
+    if (f > 0) {
+      outReserve(1);
+      out[outAt++] = COMMA;
+    }
+    if (!csvString(b, at + opening.length)) return ((outAt = rowStart), false);
+    at = stringEnd;
+  }
+  if (at === b.length - 1 && b[at] === 0x7d) return true;
+  outAt = rowStart;
+  return false;
 }
 
 const CHUNK_KEY = Buffer.from(',"source_chunk_ids":', 'utf8');
@@ -276,13 +336,13 @@ function csvMetadata(meta) {
   const tags = meta.indexOf(TAGS_KEY, chunks);
   outReserve(1);
   out[outAt++] = COMMA;
-  csvField(meta, DOCUMENTS_PREFIX, chunks, false);
+  csvRaw(meta, DOCUMENTS_PREFIX, chunks);
   outReserve(1);
   out[outAt++] = COMMA;
-  csvField(meta, chunks + CHUNK_KEY.length, tags, false);
+  csvRaw(meta, chunks + CHUNK_KEY.length, tags);
   outReserve(1);
   out[outAt++] = COMMA;
-  csvField(meta, tags + TAGS_KEY.length, meta.length - 1, false);
+  csvRaw(meta, tags + TAGS_KEY.length, meta.length - 1);
 }
 
 function csvUnit({ contents, metas }) {
@@ -290,18 +350,17 @@ function csvUnit({ contents, metas }) {
   const values = new Array(task.fields.length);
   for (let r = 0; r < contents.length; r++) {
     const content = contents[r];
-    arenaAt = 0; // nothing decoded outlives its row here
     if (chat) {
       // `{"messages":<array>}`: the array is the column's JSON text, no re-serialising.
-      csvField(content, 12, content.length - 1, false);
-    } else {
-      if (!decodeFlat(content, values)) parseFlat(content, values);
+      csvRaw(content, 12, content.length - 1);
+    } else if (!csvFlat(content)) {
+      parseFlat(content, values);
       for (let f = 0; f < values.length; f++) {
         if (f > 0) {
           outReserve(1);
           out[outAt++] = COMMA;
         }
-        csvField(values[f], 0, values[f].length, specials[f]);
+        csvRaw(values[f], 0, values[f].length);
       }
     }
     if (metas) csvMetadata(metas[r]);
