@@ -142,16 +142,18 @@ function routeOf(request: FastifyRequest): string {
   return request.routeOptions?.url ?? 'unmatched';
 }
 
-/** Swagger UI at `/docs`, the OpenAPI document at `/docs-json`. */
-function setUpSwagger(app: NestFastifyApplication, service: ServiceName): OpenAPIObject {
-  const document = buildOpenApiDocument(app, service);
-  SwaggerModule.setup('docs', app, document, {
+/**
+ * Swagger UI at `/docs`, the OpenAPI document at `/docs-json`. The document is built on
+ * the first request for it, not at every start (exploring every route and schema is a
+ * noticeable part of start-up time and memory).
+ */
+function setUpSwagger(app: NestFastifyApplication, service: ServiceName): void {
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, service), {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',
     useGlobalPrefix: false,
     swaggerOptions: { persistAuthorization: true },
   });
-  return document;
 }
 
 export function buildOpenApiDocument(
