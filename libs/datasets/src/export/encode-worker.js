@@ -1,7 +1,8 @@
-// The CSV / Parquet encoder of an export, run in `worker_threads` workers so that the encoding
-// (JSON decoding, CSV escaping, Parquet column building, zstd) uses the other cores and never
-// blocks the event loop that answers requests. Plain JavaScript on purpose: Node runs it as it
-// is, both from the swc build (`dist/…`, compiled alongside) and from the sources under Jest.
+// The JSONL / CSV / Parquet encoder of an export, run in `worker_threads` workers so that the
+// encoding (JSON decoding, CSV escaping, Parquet column building, zstd) and, on SQLite, the
+// reading of the records use the other cores and never block the event loop that answers
+// requests. Plain JavaScript on purpose: Node runs it as it is, both from the swc build
+// (`dist/…`, compiled alongside) and from the sources under Jest.
 // The main thread (record-writers.ts) only reads records, hands out units of work and puts
 // the encoded bytes back in order; an export may use several of these workers at once.
 //
@@ -12,8 +13,9 @@
 // never turned into JavaScript strings (records in canonical JSON are decoded byte by byte;
 // anything else goes through JSON.parse). It answers every
 // message, in order, with `{ chunks: ArrayBuffer[] }` (transferred): the unit's bytes, which
-// depend on nothing but the unit. For CSV a unit is any run of records. For Parquet a unit is
-// exactly one row group, its bytes written as if the group began at file offset 0; the answer
+// depend on nothing but the unit. For JSONL and CSV a unit is any run of records (JSONL: the
+// stored bytes, one record a line, metadata spliced in). For Parquet a unit is exactly one
+// row group, its bytes written as if the group began at file offset 0; the answer
 // also carries the group's metadata (`group`), whose offsets are relative to that start. The
 // main thread writes the magic number, then the groups in order, and finally asks one worker
 // for the footer: `{ footer: { groups: [{ at, group }] } }`, where `at` is each group's real
@@ -70,7 +72,7 @@ function bytesOf(strings) {
 }
 
 /** `{"<first field>":"` and `,"<next field>":"`: how each string field opens in canonical JSON. */
-const FIELD_OPENINGS = task.fields.map((field, i) =>
+const FIELD_OPENINGS = (task.fields ?? []).map((field, i) =>
   Buffer.from(`${i === 0 ? '{' : ','}${JSON.stringify(field)}:"`, 'utf8'),
 );
 
@@ -374,6 +376,44 @@ function csvUnit({ contents, metas }) {
   reply(bytes, undefined, true);
 }
 
+// --- JSONL ----------------------------------------------------------------------------------
+
+/**
+ * JSONL: the stored canonical JSON as it is, one record a line; with metadata, the metadata
+ * object spliced into the record object (`withMetadata` of record-format.ts, on bytes): the
+ * record without its closing `}`, a comma, the metadata without its opening `{`. Byte slicing
+ * equals that string slicing when the bytes cut off are ASCII (always so for canonical JSON,
+ * `}` and `{`); anything else goes through the same string operation.
+ */
+function jsonlUnit({ contents, metas }) {
+  for (let r = 0; r < contents.length; r++) {
+    const content = contents[r];
+    if (!metas) {
+      outReserve(content.length + 1);
+      outAt += content.copy(out, outAt);
+    } else {
+      const meta = metas[r];
+      const c = content.length;
+      const m = meta.length;
+      outReserve(c + m + 4);
+      if (c > 0 && m > 0 && content[c - 1] < 0x80 && meta[0] < 0x80) {
+        outAt += content.copy(out, outAt, 0, c - 1);
+        out[outAt++] = COMMA;
+        outAt += meta.copy(out, outAt, 1, m);
+      } else {
+        const line = `${content.toString('utf8').slice(0, -1)},${meta.toString('utf8').slice(1)}`;
+        outReserve(Buffer.byteLength(line, 'utf8') + 1);
+        outAt += out.write(line, outAt, 'utf8');
+      }
+    }
+    out[outAt++] = 0x0a;
+  }
+  const bytes = out.subarray(0, outAt);
+  out = Buffer.allocUnsafeSlow(out.length);
+  outAt = 0;
+  reply(bytes, undefined, true);
+}
+
 let parquet;
 
 /**
@@ -501,8 +541,9 @@ async function openStored() {
   const { default: Database } = await import('better-sqlite3');
   const { file, versionId, split } = task.stored;
   const db = new Database(file, { readonly: true, fileMustExist: true });
-  // Contents as bytes; metadata as bytes for CSV (cut as it is), as text for Parquet (parsed).
-  const meta = task.kind === 'csv' ? 'CAST(meta AS BLOB)' : 'meta';
+  // Contents as bytes; metadata as bytes for CSV and JSONL (cut as it is), as text for Parquet
+  // (parsed).
+  const meta = task.kind === 'parquet' ? 'meta' : 'CAST(meta AS BLOB)';
   const columns = task.metadata ? `CAST(content AS BLOB), ${meta}` : 'CAST(content AS BLOB)';
   const select = db.prepare(
     `SELECT ${columns} FROM dataset_records WHERE version_id = ? AND split = ?
@@ -528,14 +569,14 @@ function readRange({ after, last }) {
 function fromStrings({ contents, metas }) {
   return {
     contents: bytesOf(contents),
-    metas: metas && task.kind === 'csv' ? bytesOf(metas) : metas,
+    metas: metas && task.kind !== 'parquet' ? bytesOf(metas) : metas,
   };
 }
 
 // --- dispatch -------------------------------------------------------------------------------
 
 const start = Promise.all([
-  task.kind === 'csv' ? undefined : parquetStart(),
+  task.kind === 'parquet' ? parquetStart() : undefined,
   task.stored ? openStored() : undefined,
 ]);
 
@@ -545,7 +586,8 @@ port.on('message', (message) => {
   queue = queue.then(() => {
     if (message.footer) return parquetFooter(message.footer);
     const unit = message.range ? readRange(message.range) : fromStrings(message);
-    if (task.kind === 'csv') csvUnit(unit);
+    if (task.kind === 'jsonl') jsonlUnit(unit);
+    else if (task.kind === 'csv') csvUnit(unit);
     else parquetUnit(unit);
   });
   queue.catch((error) => {

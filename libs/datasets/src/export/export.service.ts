@@ -64,7 +64,7 @@ export class ExportService {
     const recordFormat: RecordFormat = version.recordFormat;
     switch (format) {
       case 'jsonl':
-        return jsonlChunks(pages(), metadata);
+        return jsonlChunks(this.encoderSource(version, split) ?? pages(), metadata);
       case 'csv':
         return csvChunks(recordFormat, this.encoderSource(version, split) ?? pages(), metadata);
       case 'parquet':

@@ -7,11 +7,12 @@ import Database from 'better-sqlite3';
 import { parquetMetadata, parquetReadObjects, readOffsetIndex } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 
-import { canonicalJson, type RecordFormat } from '../domain/record-format.js';
+import { canonicalJson, type RecordFormat, withMetadata } from '../domain/record-format.js';
 import type { RecordRow } from '../storage/datasets.repository.js';
 import { storedRecords } from './record-pages.js';
 import {
   csvChunks,
+  jsonlChunks,
   parquetChunks,
   type RecordPages,
   runningEncodeWorkers,
@@ -74,6 +75,12 @@ function csvReference(records: ReturnType<typeof alpaca>): Buffer {
   );
   const header = 'instruction,input,output,source_document_ids,source_chunk_ids,tags';
   return Buffer.from([header, ...lines].join('\r\n') + '\r\n', 'utf8');
+}
+
+/** JSONL the plain way: each stored record, metadata spliced in, one a line. */
+function jsonlReference(rows: RecordRow[], metadata: boolean): Buffer {
+  const lines = rows.map((row) => (metadata ? withMetadata(row.content, row.meta) : row.content));
+  return Buffer.from(lines.map((line) => line + '\n').join(''), 'utf8');
 }
 
 async function* pagesOf(rows: RecordRow[], pageRows: number): RecordPages {
@@ -183,6 +190,14 @@ describe('export writers with several encoder workers', () => {
     const file = join(dir, 'records.sqlite');
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
+    /** Rows no import writes (not canonical JSON), for the string fallback of the splice. */
+    const odd: RecordRow[] = [
+      { ordinal: 0, content: '{"text":"a"}', meta: '{"tags":["ü"]}' },
+      { ordinal: 1, content: '{"text":"ä"}ö', meta: 'é{"tags":[]}' },
+      { ordinal: 2, content: '', meta: '' },
+      { ordinal: 3, content: '{}', meta: '{}' },
+      { ordinal: 4, content: '🚒', meta: '🚒' },
+    ];
     db.exec(`CREATE TABLE dataset_records (version_id varchar(36) NOT NULL, split varchar(16) NOT NULL,
       ordinal integer NOT NULL, content text NOT NULL, meta text NOT NULL, tokens integer NOT NULL,
       PRIMARY KEY (version_id, split, ordinal))`);
@@ -192,6 +207,7 @@ describe('export writers with several encoder workers', () => {
       for (const row of rows) insert.run('v1', 'train', row.ordinal * 3, row.content, row.meta);
       for (const row of rows.slice(0, 50)) insert.run('v1', 'validation', row.ordinal, '{}', '{}');
       for (const row of rows.slice(0, 50)) insert.run('v2', 'train', row.ordinal, '{}', '{}');
+      for (const row of odd) insert.run('v4', 'train', row.ordinal, row.content, row.meta);
     })();
     const stored = () => storedRecords(db, file, 'v1', 'train');
     afterAll(() => {
@@ -216,6 +232,46 @@ describe('export writers with several encoder workers', () => {
       expect(csv.toString('utf8')).toBe(
         'instruction,input,output,source_document_ids,source_chunk_ids,tags\r\n',
       );
+    });
+
+    describe.each([true, false])('JSONL (metadata %s)', (metadata) => {
+      const mainThread = (records: RecordRow[]) =>
+        collect(jsonlChunks(pagesOf(records, 500), metadata));
+
+      it('writes the same bytes in one or two workers as the main thread', async () => {
+        const expected = await mainThread(rows);
+        expect(expected.equals(jsonlReference(rows, metadata))).toBe(true);
+        for (const workers of [1, 2]) {
+          const fromFile = await collect(jsonlChunks(stored(), metadata, { workers }));
+          expect(fromFile.length).toBe(expected.length);
+          expect(fromFile.equals(expected)).toBe(true);
+        }
+      });
+
+      it('splices records not in canonical form as the main thread does', async () => {
+        const fromFile = await collect(
+          jsonlChunks(storedRecords(db, file, 'v4', 'train'), metadata, { workers: 2 }),
+        );
+        const expected = await mainThread(odd);
+        expect(fromFile.toString('utf8')).toBe(expected.toString('utf8'));
+        expect(fromFile.equals(expected)).toBe(true);
+      });
+
+      it('writes nothing for an empty split', async () => {
+        const empty = storedRecords(db, file, 'v3', 'train');
+        const fromFile = await collect(jsonlChunks(empty, metadata, { workers: 2 }));
+        expect(fromFile.length).toBe(0);
+        expect((await mainThread([])).length).toBe(0);
+      });
+    });
+
+    it('stops both JSONL workers when the consumer stops reading', async () => {
+      const before = runningEncodeWorkers();
+      const chunks = jsonlChunks(stored(), true, { workers: 2 });
+      await chunks.next(); // the first encoded unit
+      expect(runningEncodeWorkers()).toBe(before + 2);
+      await chunks.return(undefined);
+      expect(runningEncodeWorkers()).toBe(before);
     });
   });
 });

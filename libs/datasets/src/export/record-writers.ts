@@ -17,13 +17,15 @@ import type { OrdinalRange, StoredRecords } from './record-pages.js';
  * (canonical JSON + metadata JSON) and yields file bytes in chunks of about 1 MB, so memory
  * stays flat however many records there are and a consumer that stops reading stops the
  * export. CSV and Parquet are encoded in worker threads (`encode-worker.js`): the event loop
- * only reads pages and moves bytes, and the encoding runs on the other cores.
+ * only reads pages and moves bytes, and the encoding runs on the other cores. JSONL is too
+ * when the workers can read the records themselves (embedded SQLite).
  */
 export type RecordPages = AsyncIterable<RecordRow[]>;
 
 /**
- * Where the CSV / Parquet encoders get records: pages read here and handed over, or a split
- * in an embedded SQLite file that the workers read themselves (no copy through this thread).
+ * Where the encoders get records: pages read here (and handed over, for CSV / Parquet), or a
+ * split in an embedded SQLite file that the workers read themselves (no copy through this
+ * thread).
  */
 export type RecordSource = RecordPages | StoredRecords;
 
@@ -34,10 +36,29 @@ function isStored(source: RecordSource): source is StoredRecords {
 /** Text is turned into bytes once about this many characters are buffered. */
 const CHUNK_CHARS = 1 << 19;
 
-/** JSONL: the stored canonical JSON, one record a line (metadata spliced in when asked). */
-export async function* jsonlChunks(pages: RecordPages, metadata: boolean): AsyncGenerator<Buffer> {
+/**
+ * JSONL: the stored canonical JSON, one record a line (metadata spliced in when asked). From
+ * a split in an embedded SQLite file the workers read the records and write the lines
+ * themselves, units of `JSONL_UNIT_ROWS` records in turn, the bytes yielded in unit order;
+ * pages read here (PostgreSQL) are written by this thread. The bytes are the same either way.
+ */
+export async function* jsonlChunks(
+  source: RecordSource,
+  metadata: boolean,
+  options: EncodeOptions = {},
+): AsyncGenerator<Buffer> {
+  if (isStored(source)) {
+    const task: EncodeTask = { kind: 'jsonl', metadata, stored: storedTask(source) };
+    const encoders = new Encoders(task, options.workers ?? ENCODE_WORKERS);
+    try {
+      yield* encoders.inOrder(units(source, metadata, JSONL_UNIT_ROWS), () => {});
+    } finally {
+      await encoders.stop();
+    }
+    return;
+  }
   let text = '';
-  for await (const rows of pages) {
+  for await (const rows of source) {
     for (const row of rows) {
       text += (metadata ? withMetadata(row.content, row.meta) : row.content) + '\n';
     }
@@ -54,7 +75,7 @@ export function exportColumns(format: RecordFormat, metadata: boolean): string[]
   return [...FORMAT_FIELDS[format], ...(metadata ? METADATA_FIELDS : [])];
 }
 
-/** How many encoder workers one CSV / Parquet export uses (tests compare 1 with 2). */
+/** How many encoder workers one export uses (tests compare 1 with 2). */
 export interface EncodeOptions {
   workers?: number;
 }
@@ -191,6 +212,7 @@ function storedTask(source: RecordSource): StoredTask | undefined {
 
 /** What `encode-worker.js` encodes (its `workerData`). */
 type EncodeTask =
+  | { kind: 'jsonl'; metadata: boolean; stored?: StoredTask }
   | {
       kind: 'csv';
       recordFormat: RecordFormat;
@@ -228,6 +250,9 @@ interface EncodeReply {
 
 /** Records per CSV unit: big enough that handing out a unit costs little. */
 const CSV_UNIT_ROWS = 1_000;
+
+/** Records per JSONL unit (about 1 MB of lines for records of ~1 KB). */
+const JSONL_UNIT_ROWS = 1_000;
 
 /**
  * The units of work: consecutive runs of `rows` records (the last may hold fewer), as
