@@ -1,23 +1,19 @@
-import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
+import { applyDecorators, UseInterceptors } from '@nestjs/common';
 import { ApiConflictResponse, ApiExtension, ApiHeader } from '@nestjs/swagger';
 import { ProblemDetailsDto } from '@clara/common';
 
-import {
-  IDEMPOTENCY_HEADER,
-  IDEMPOTENCY_KEY_PATTERN,
-  IDEMPOTENT_ROUTE,
-} from './idempotency.constants.js';
+import { IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN } from './idempotency.constants.js';
 import { IdempotencyInterceptor } from './idempotency.interceptor.js';
 
 /**
- * Makes a create route honour an `Idempotency-Key` header (`IdempotencyInterceptor` does
- * the work; it runs on these routes only, so other requests pay nothing for it): a retry with the same key and the same request gets the first response
- * again, with `Idempotent-Replayed: true`, and makes nothing new. Documents the header and
- * its 409s in the OpenAPI document.
+ * Makes a create route honour an `Idempotency-Key` header. It attaches
+ * `IdempotencyInterceptor` to this route only, so other requests pay nothing for it: a
+ * retry with the same key and the same request gets the first response again, with
+ * `Idempotent-Replayed: true`, and makes nothing new. Documents the header and its 409s in
+ * the OpenAPI document.
  */
 export const Idempotent = () =>
   applyDecorators(
-    SetMetadata(IDEMPOTENT_ROUTE, true),
     UseInterceptors(IdempotencyInterceptor),
     ApiExtension('x-clara-idempotent', true),
     ApiHeader({

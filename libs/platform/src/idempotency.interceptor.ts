@@ -6,7 +6,6 @@ import {
   Logger,
   type NestInterceptor,
 } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import type { Principal } from '@clara/auth';
 import {
   ConflictError,
@@ -22,7 +21,6 @@ import {
   IDEMPOTENCY_HEADER,
   IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENT_REPLAYED_HEADER,
-  IDEMPOTENT_ROUTE,
 } from './idempotency.constants.js';
 import { type FingerprintedRequest, requestFingerprint } from './idempotency.fingerprint.js';
 import { type IdempotencyClaim, IdempotencyRepository } from './idempotency.repository.js';
@@ -43,7 +41,7 @@ interface ReplyLike {
 }
 
 /**
- * `Idempotency-Key` for routes marked `@Idempotent()` (every other route passes through).
+ * `Idempotency-Key` for the routes `@Idempotent()` attaches it to (no other route runs it).
  * The first request with a key claims it and runs; its response is stored when it is 2xx
  * or 4xx (a 5xx gives the key up, so the client may retry). A later request with the key
  * gets the stored response replayed with `Idempotent-Replayed: true` when it is the same
@@ -55,7 +53,6 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private readonly logger = new Logger('Idempotency');
 
   constructor(
-    private readonly reflector: Reflector,
     private readonly keys: IdempotencyRepository,
     @Inject(SERVICE_NAME) private readonly service: string,
     @Inject(CLARA_CONFIG) private readonly config: ClaraConfig,
@@ -63,11 +60,6 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const marked = this.reflector.getAllAndOverride<boolean | undefined>(IDEMPOTENT_ROUTE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (!marked) return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest<IdempotentRequest>();
     const reply = http.getResponse<ReplyLike>();
