@@ -49,12 +49,7 @@ export async function* jsonlChunks(
 ): AsyncGenerator<Buffer> {
   if (isStored(source)) {
     const task: EncodeTask = { kind: 'jsonl', metadata, stored: storedTask(source) };
-    const encoders = new Encoders(task, options.workers ?? ENCODE_WORKERS);
-    try {
-      yield* encoders.inOrder(units(source, metadata, JSONL_UNIT_ROWS), () => {});
-    } finally {
-      await encoders.stop();
-    }
+    yield* encodeUnits(task, units(source, metadata, JSONL_UNIT_ROWS), options);
     return;
   }
   let text = '';
@@ -104,9 +99,18 @@ export async function* csvChunks(
     metadataFields: [...METADATA_FIELDS],
     stored: storedTask(source),
   };
+  yield* encodeUnits(task, units(source, metadata, CSV_UNIT_ROWS), options);
+}
+
+/** Units whose bytes stand alone (JSONL lines, CSV rows): encoded in turn, yielded in order. */
+async function* encodeUnits(
+  task: EncodeTask,
+  work: AsyncIterable<EncodeUnit>,
+  options: EncodeOptions,
+): AsyncGenerator<Buffer> {
   const encoders = new Encoders(task, options.workers ?? ENCODE_WORKERS);
   try {
-    yield* encoders.inOrder(units(source, metadata, CSV_UNIT_ROWS), () => {});
+    yield* encoders.inOrder(work, () => {});
   } finally {
     await encoders.stop();
   }
