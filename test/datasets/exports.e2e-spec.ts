@@ -12,6 +12,8 @@ import { DatasetsTestApp } from './support/datasets-app.js';
 import { duckdb, quote } from './support/duckdb.js';
 import { formatFields, metadataOf, RECORDS, toJsonl } from './support/records.js';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const FORMATS = ['chat', 'alpaca', 'completion', 'text'] as const;
 const EXTENSIONS = ['jsonl', 'csv', 'parquet'] as const;
 const FILE = (ext: string) => `train-00000-of-00001.${ext}`;
@@ -22,7 +24,12 @@ describe.each(testEngines())('dataset exports on %s', (engine) => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    app = await DatasetsTestApp.onEngine(engine, { CLARA_DATASETS_PARQUET_ROW_GROUP_ROWS: '100' });
+    // Files are written on first download here (the live encoders are what is read back);
+    // kept-exports.e2e-spec.ts covers the files written when a version becomes ready.
+    app = await DatasetsTestApp.onEngine(engine, {
+      CLARA_DATASETS_PARQUET_ROW_GROUP_ROWS: '100',
+      CLARA_DATASETS_EXPORT_PREPARE: 'none',
+    });
     folder = mkdtempSync(join(tmpdir(), 'clara-exports-'));
     for (const format of FORMATS) {
       ids[format] = await app.createDataset(`export-${format}`, format);
@@ -228,10 +235,18 @@ describe.each(testEngines())('dataset exports on %s', (engine) => {
     // The server is still healthy and nothing was left in the data folder.
     const count = await app.call('GET', `/datasets/${id}/versions/1`, 'analyst');
     expect(count.statusCode).toBe(200);
-    const leftovers = readdirSync(app.t.config.dataDir, { recursive: true })
-      .map(String)
-      .filter((f) => /partial|\.tmp|uploads\/./.test(f));
-    expect(leftovers).toEqual([]);
+    // Nothing half-written stays (removal finishes just after the socket closes), and no
+    // file was kept for a download that did not finish.
+    const leftovers = () =>
+      readdirSync(app.t.config.dataDir, { recursive: true })
+        .map(String)
+        .filter(
+          (f) =>
+            /partial|\.tmp|uploads\/./.test(f) ||
+            (f.includes(id) && /\.(jsonl|csv|parquet)\.meta$/.test(f)),
+        );
+    for (let i = 0; i < 40 && leftovers().length > 0; i++) await sleep(50);
+    expect(leftovers()).toEqual([]);
     const full = await app.download(id, 1, FILE('parquet'));
     await duckdb(async (run) => {
       const path = join(folder, 'big.parquet');

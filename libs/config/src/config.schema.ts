@@ -205,6 +205,29 @@ export const configSchema = z.object({
       parquetRowGroupRows: z.coerce.number().int().min(100).max(1_000_000).default(1000),
       /** zstd level of Parquet exports (1 fastest … 19 smallest). */
       parquetZstdLevel: z.coerce.number().int().min(1).max(19).default(3),
+      /**
+       * Keep every export file once written (under `<dataDir>/datasets/exports/`), so the
+       * next download of the same file streams it instead of encoding it again. Versions are
+       * immutable, so a kept file never goes stale; deleting one only costs a re-encode.
+       */
+      exportCache: bool.default(true),
+      /**
+       * Formats written for both splits (metadata included) as soon as a version is ready,
+       * so even its first download streams a finished file; `none` writes them on first
+       * download only. Ignored when `exportCache` is off.
+       */
+      exportPrepare: z.preprocess(
+        (v) =>
+          typeof v === 'string'
+            ? v.trim().toLowerCase() === 'none'
+              ? []
+              : v
+                  .split(',')
+                  .map((f) => f.trim().toLowerCase())
+                  .filter(Boolean)
+            : v,
+        z.array(z.enum(['jsonl', 'csv', 'parquet'])).default(['jsonl', 'csv', 'parquet']),
+      ),
     })
     .prefault({}),
   // --- end datasets ------------------------------------------------------------------

@@ -69,6 +69,8 @@ export const ENV_MAPPING: Readonly<Record<string, string>> = {
   CLARA_DATASETS_EXPORT_PAGE_ROWS: 'datasets.exportPageRows',
   CLARA_DATASETS_PARQUET_ROW_GROUP_ROWS: 'datasets.parquetRowGroupRows',
   CLARA_DATASETS_PARQUET_ZSTD_LEVEL: 'datasets.parquetZstdLevel',
+  CLARA_DATASETS_EXPORT_CACHE: 'datasets.exportCache',
+  CLARA_DATASETS_EXPORT_PREPARE: 'datasets.exportPrepare',
   // idempotency
   CLARA_IDEMPOTENCY_TTL_HOURS: 'idempotency.ttlHours',
 };

@@ -6,6 +6,8 @@ import { CorpusModule } from '@clara/corpus';
 
 import { BuildService } from './build/build.service.js';
 import { DatasetsService } from './datasets.service.js';
+import { ExportCache } from './export/export-cache.js';
+import { ExportPreparer } from './export/export-preparer.js';
 import { ExportService } from './export/export.service.js';
 import {
   DatasetsController,
@@ -24,8 +26,8 @@ import { DatasetsRepository } from './storage/datasets.repository.js';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([DatasetEntity, DatasetVersionEntity])],
-  providers: [DatasetsRepository, ExportService, DatasetVersionReader],
-  exports: [DatasetsRepository, ExportService, DatasetVersionReader],
+  providers: [DatasetsRepository, ExportCache, ExportService, DatasetVersionReader],
+  exports: [DatasetsRepository, ExportCache, ExportService, DatasetVersionReader],
 })
 export class DatasetsStorageModule {}
 
@@ -42,7 +44,7 @@ export class DatasetsStorageModule {}
     }),
   ],
   controllers: [DatasetsController, VersionsController, LineageController],
-  providers: [DatasetsService, BuildService, ImportService],
-  exports: [DatasetsService, BuildService, DatasetsStorageModule],
+  providers: [DatasetsService, BuildService, ImportService, ExportPreparer],
+  exports: [DatasetsService, BuildService, ExportPreparer, DatasetsStorageModule],
 })
 export class DatasetsModule {}

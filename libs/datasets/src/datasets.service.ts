@@ -13,6 +13,7 @@ import {
 
 import { SPLITS, type Split } from './domain/record-format.js';
 import { EXPORT_FORMATS, exportFileName } from './export/file-names.js';
+import { ExportCache } from './export/export-cache.js';
 import { ExportService } from './export/export.service.js';
 import type {
   CreateDatasetDto,
@@ -38,6 +39,7 @@ export class DatasetsService {
   constructor(
     private readonly repository: DatasetsRepository,
     private readonly exports: ExportService,
+    private readonly exportCache: ExportCache,
   ) {}
 
   async create(body: CreateDatasetDto, principal: string): Promise<DatasetDto> {
@@ -97,6 +99,7 @@ export class DatasetsService {
       );
     }
     await this.repository.deleteDataset(id);
+    await this.exportCache.removeDataset(id);
   }
 
   async version(datasetId: string, number: number): Promise<DatasetVersionEntity> {
@@ -199,6 +202,7 @@ export class DatasetsService {
     const version = await this.readyVersion(datasetId, number);
     const base = `${API_PREFIX}/datasets/${datasetId}/versions/${number}/files`;
     const stats = version.statistics ?? {};
+    const sizes = await this.exports.keptSizes(version);
     return {
       manifest_version: 1,
       dataset: toDatasetDto(dataset),
@@ -211,6 +215,7 @@ export class DatasetsService {
           records: split === 'train' ? version.trainCount : version.validationCount,
           path: `${base}/${exportFileName(split, format)}`,
           etag: this.exports.etagOf(version, split, format, true),
+          size_bytes: sizes.get(exportFileName(split, format)) ?? null,
         })),
       ),
       source_documents: Number(stats.source_documents ?? 0),

@@ -23,7 +23,9 @@ export {
   type ExportFormat,
   exportFileName,
 } from './export/file-names.js';
-export { ExportService } from './export/export.service.js';
+export { ExportCache, type ExportKey } from './export/export-cache.js';
+export { ExportPreparer } from './export/export-preparer.js';
+export { EXPORT_LAYOUT, ExportService } from './export/export.service.js';
 export { csvChunks, jsonlChunks, parquetChunks, parquetSchema } from './export/record-writers.js';
 export {
   type DatasetVersionDescription,

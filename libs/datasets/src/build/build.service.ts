@@ -19,6 +19,7 @@ import { splitDocuments } from '../domain/split.js';
 import { approxTokens } from '../domain/tokens.js';
 import type { BuildVersionDto } from '../http/datasets.dto.js';
 import type { DatasetEntity, DatasetVersionEntity } from '../storage/dataset.entities.js';
+import { ExportPreparer } from '../export/export-preparer.js';
 import { DatasetsRepository } from '../storage/datasets.repository.js';
 import {
   type BuildUnit,
@@ -69,6 +70,7 @@ export class BuildService implements OnModuleInit, OnApplicationShutdown {
     private readonly repository: DatasetsRepository,
     private readonly search: SearchService,
     private readonly stores: CorpusStores,
+    private readonly preparer: ExportPreparer,
     @Inject(CLARA_CONFIG) private readonly config: ClaraConfig,
   ) {}
 
@@ -358,6 +360,7 @@ export class BuildService implements OnModuleInit, OnApplicationShutdown {
       throw new Error('the build produced no records (see the filters and the source)');
     }
     await this.repository.storeContent(version, content, true);
+    this.preparer.schedule(version.id);
   }
 
   private async collect(

@@ -5,30 +5,43 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { CLARA_CONFIG, type ClaraConfig } from '@clara/config';
 import type { DataSource } from 'typeorm';
 
-import type { RecordFormat, Split } from '../domain/record-format.js';
+import { type RecordFormat, type Split, SPLITS } from '../domain/record-format.js';
 import type { DatasetVersionEntity } from '../storage/dataset.entities.js';
 import { DatasetsRepository } from '../storage/datasets.repository.js';
-import { CONTENT_TYPES, type ExportFormat, exportFileName } from './file-names.js';
 import { sqliteHandle } from '../storage/sql.js';
+import { ExportCache, type ExportKey } from './export-cache.js';
+import {
+  CONTENT_TYPES,
+  EXPORT_FORMATS,
+  EXPORT_LAYOUT,
+  type ExportFormat,
+  exportFileName,
+} from './file-names.js';
 import { recordPages, storedRecords } from './record-pages.js';
 import { csvChunks, jsonlChunks, parquetChunks, type RecordSource } from './record-writers.js';
 
-/** Bumped when the bytes an export produces for the same records change. */
-export const EXPORT_LAYOUT = 'v2';
+export { EXPORT_LAYOUT };
 
 export interface ExportFile {
   fileName: string;
   contentType: string;
   etag: string;
   records: number;
+  /** Known when the file was kept from an earlier export (then sent with Content-Length). */
+  size: number | null;
   body: Readable;
 }
 
-/** Streams one split of a ready version as JSONL, CSV or Parquet. */
+/**
+ * One split of a ready version as JSONL, CSV or Parquet: streamed from the kept file when
+ * there is one, otherwise encoded from the stored records while a copy is kept for the
+ * next download (`ExportCache`).
+ */
 @Injectable()
 export class ExportService {
   constructor(
     private readonly repository: DatasetsRepository,
+    private readonly cache: ExportCache,
     @Inject(CLARA_CONFIG) private readonly config: ClaraConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
@@ -38,19 +51,68 @@ export class ExportService {
     return `"${version.checksum}.${split}.${format}.${metadata ? 'meta' : 'plain'}.${EXPORT_LAYOUT}"`;
   }
 
-  file(
+  async file(
     version: DatasetVersionEntity,
     split: Split,
     format: ExportFormat,
     metadata: boolean,
-  ): ExportFile {
+  ): Promise<ExportFile> {
+    const key = keyOf(version, split, format, metadata);
+    const kept = await this.cache.open(key);
+    const body =
+      kept?.body ??
+      Readable.from(this.cache.keep(key, this.chunks(version, split, format, metadata)), {
+        objectMode: false,
+      });
     return {
       fileName: exportFileName(split, format),
       contentType: CONTENT_TYPES[format],
       etag: this.etagOf(version, split, format, metadata),
       records: split === 'train' ? version.trainCount : version.validationCount,
-      body: Readable.from(this.chunks(version, split, format, metadata), { objectMode: false }),
+      size: kept?.size ?? null,
+      body,
     };
+  }
+
+  /**
+   * Writes the kept files of a ready version that are missing: `formats` for both splits,
+   * metadata included (the default download). Resolves once they are on disk; `stopped`
+   * abandons the file being written (nothing of it stays).
+   */
+  async prepare(
+    version: DatasetVersionEntity,
+    formats: readonly ExportFormat[],
+    stopped: () => boolean = () => false,
+  ): Promise<number> {
+    let written = 0;
+    for (const split of SPLITS) {
+      for (const format of formats) {
+        if (stopped()) return written;
+        const key = keyOf(version, split, format, true);
+        if ((await this.cache.sizes([key])).size > 0) continue;
+        let kept: (value: boolean) => void = () => undefined;
+        const done = new Promise<boolean>((resolve) => (kept = resolve));
+        const copy = this.cache.keep(key, this.chunks(version, split, format, true), kept);
+        let finished = true;
+        for await (const _chunk of copy) {
+          if (stopped()) {
+            finished = false;
+            break;
+          }
+        }
+        if (finished && (await done)) written++;
+      }
+    }
+    return written;
+  }
+
+  /** The kept files' sizes for a version's default (metadata included) downloads. */
+  async keptSizes(version: DatasetVersionEntity): Promise<Map<string, number>> {
+    const keys = SPLITS.flatMap((split) =>
+      EXPORT_FORMATS.map((format) => keyOf(version, split, format, true)),
+    );
+    const sizes = await this.cache.sizes(keys);
+    return new Map([...sizes].map(([key, size]) => [exportFileName(key.split, key.format), size]));
   }
 
   chunks(
@@ -97,4 +159,13 @@ export class ExportService {
     }
     return storedRecords(sqliteHandle(this.dataSource), database, version.id, split);
   }
+}
+
+function keyOf(
+  version: DatasetVersionEntity,
+  split: Split,
+  format: ExportFormat,
+  metadata: boolean,
+): ExportKey {
+  return { datasetId: version.datasetId, versionId: version.id, split, format, metadata };
 }

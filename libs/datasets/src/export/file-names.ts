@@ -1,5 +1,8 @@
 import { SPLITS, type Split } from '../domain/record-format.js';
 
+/** Bumped when the bytes an export produces for the same records change. */
+export const EXPORT_LAYOUT = 'v2';
+
 export const EXPORT_FORMATS = ['jsonl', 'csv', 'parquet'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 

@@ -282,7 +282,7 @@ export class VersionsController {
   @ApiOperation({
     operationId: 'exportDatasetVersion',
     summary:
-      'Export a split as JSONL, CSV or Parquet, streamed (`train-00000-of-00001.parquet`, …); ETag from the content checksum',
+      'Export a split as JSONL, CSV or Parquet, streamed (`train-00000-of-00001.parquet`, …); ETag from the content checksum. A file written before (at version creation, or by an earlier download) is sent as it is, with Content-Length.',
   })
   @ApiProduces('application/x-ndjson', 'text/csv', 'application/vnd.apache.parquet')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
@@ -305,11 +305,12 @@ export class VersionsController {
       reply.status(304);
       return undefined;
     }
-    const file = this.exports.file(v, target.split, target.format, metadata);
+    const file = await this.exports.file(v, target.split, target.format, metadata);
     reply.header('x-record-count', String(file.records));
     return new StreamableFile(file.body, {
       type: file.contentType,
       disposition: `attachment; filename="${file.fileName}"`,
+      ...(file.size === null ? {} : { length: file.size }),
     });
   }
 }

@@ -446,6 +446,12 @@ export class ManifestFileDto {
   @ApiProperty() records!: number;
   @ApiProperty() path!: string;
   @ApiProperty() etag!: string;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'Size of the file once written (at version creation or by a first download); null before',
+  })
+  size_bytes!: number | null;
 }
 
 export class ManifestDto {

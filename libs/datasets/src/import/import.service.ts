@@ -19,6 +19,7 @@ import {
 import { splitOfKey } from '../domain/split.js';
 import { approxTokens } from '../domain/tokens.js';
 import type { DatasetEntity, DatasetVersionEntity } from '../storage/dataset.entities.js';
+import { ExportPreparer } from '../export/export-preparer.js';
 import { DatasetsRepository } from '../storage/datasets.repository.js';
 import { type ImportFileType, parseFile } from './file-parsers.js';
 
@@ -46,6 +47,7 @@ export interface ImportProblem {
 export class ImportService {
   constructor(
     private readonly repository: DatasetsRepository,
+    private readonly preparer: ExportPreparer,
     @Inject(CLARA_CONFIG) private readonly config: ClaraConfig,
   ) {}
 
@@ -105,6 +107,7 @@ export class ImportService {
         finishedAt: null,
       };
       version.version = await this.repository.storeContent(version, content, false);
+      this.preparer.schedule(version.id);
       return (await this.repository.getVersionById(version.id))!;
     } finally {
       await rm(path, { force: true });
