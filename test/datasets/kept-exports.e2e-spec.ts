@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
@@ -103,6 +103,32 @@ describe.each(testEngines())('kept export files on %s', (engine) => {
       expect(second.headers.etag).toBe(first.headers.etag);
     }
   });
+
+  it('keeps JSONL and CSV compressed on disk and sends them decompressed', async () => {
+    const id = await app.createDataset('kept-big', 'alpaca');
+    const records = Array.from({ length: 3000 }, (_, i) => ({
+      instruction: `Frage ${i}: "Was gilt für Stellplätze?"`,
+      input: 'Kontext mit Umlauten äöü und\nZeilenumbruch, "Zitat". '.repeat(4),
+      output: `Antwort ${i}. `.repeat(30),
+    }));
+    expect((await app.upload(id, { name: 'b.jsonl', content: toJsonl(records) })).statusCode).toBe(
+      201,
+    );
+    await app.t.app.get(ExportPreparer).idle();
+    const versionId = await versionIdOf(id);
+    const files = await manifest(id);
+    for (const ext of EXTENSIONS) {
+      const size = files.find((f) => f.file_name === FILE('train', ext))!.size_bytes!;
+      const onDisk = statSync(
+        cache().pathOf({ datasetId: id, versionId, split: 'train', format: ext, metadata: true }),
+      ).size;
+      if (ext === 'parquet') expect(onDisk).toBe(size);
+      else expect(onDisk).toBeLessThan(size / 3);
+      const res = await app.download(id, 1, FILE('train', ext));
+      expect(res.rawPayload.length).toBe(size);
+      expect(res.rawPayload.equals(await encodedLive(id, 'train', ext))).toBe(true);
+    }
+  }, 60_000);
 
   it('removes the files with their dataset, and clears crash leftovers and old layouts', async () => {
     const id = await app.createDataset('kept-gone', 'text');
