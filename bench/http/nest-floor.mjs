@@ -8,7 +8,8 @@
 // No audit, metrics, validation pipe, exception filter, logging or database.
 //   GET /health/live  {"status":"ok"}                     (public)
 //   GET /auth         {"status":"ok","sub":…}             (guarded)
-// Environment: PORT (default 0 = any), FLOOR_TOKEN (the token the guard accepts).
+// Environment: PORT (default 0 = any), FLOOR_TOKEN (the token the guard accepts),
+// FLOOR_ALS=0 (no request context: what AsyncLocalStorage costs per request).
 // Plain JavaScript (decorators applied as functions), so it runs without a build.
 import 'reflect-metadata';
 
@@ -60,11 +61,13 @@ Module({
 })(FloorModule);
 
 const app = await NestFactory.create(FloorModule, new FastifyAdapter(), { logger: false });
-const context = new AsyncLocalStorage();
-app
-  .getHttpAdapter()
-  .getInstance()
-  .addHook('onRequest', (request, reply, done) => context.run({ requestId: request.id }, done));
+if (process.env.FLOOR_ALS !== '0') {
+  const context = new AsyncLocalStorage();
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', (request, reply, done) => context.run({ requestId: request.id }, done));
+}
 await app.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
 
 const stop = () => void app.close().then(() => process.exit(0));
