@@ -165,6 +165,39 @@ describe.each(testEngines())('kept export files on %s', (engine) => {
   }
 });
 
+describe('concurrent downloads that need an encode', () => {
+  it('wait for a free encode slot and then stream the file the first one kept', async () => {
+    const app = await DatasetsTestApp.onEngine('sqlite', {
+      CLARA_DATASETS_EXPORT_PREPARE: 'none',
+      CLARA_DATASETS_EXPORT_MAX_ENCODES: '1',
+    });
+    try {
+      const id = await app.createDataset('burst', 'alpaca');
+      const records = Array.from({ length: 2000 }, (_, i) => ({
+        instruction: `Frage ${i}`,
+        input: 'Kontext äöü, "Zitat".\n'.repeat(5),
+        output: `Antwort ${i}. `.repeat(20),
+      }));
+      expect(
+        (await app.upload(id, { name: 'b.jsonl', content: toJsonl(records) })).statusCode,
+      ).toBe(201);
+      const downloads = await Promise.all(
+        [0, 1, 2].map(() => app.download(id, 1, FILE('train', 'csv'), '?metadata=false')),
+      );
+      for (const res of downloads) {
+        expect(res.statusCode).toBe(200);
+        expect(res.rawPayload.equals(downloads[0].rawPayload)).toBe(true);
+      }
+      // One encoded (no length known up front); the two that waited got the kept file.
+      const lengths = downloads.map((res) => res.headers['content-length']);
+      expect(lengths.filter((l) => l === undefined)).toHaveLength(1);
+      expect(lengths.filter((l) => l === String(downloads[0].rawPayload.length))).toHaveLength(2);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
+});
+
 describe('kept export files, switched off', () => {
   it('writes nothing when the cache is off', async () => {
     const app = await DatasetsTestApp.onEngine('sqlite', { CLARA_DATASETS_EXPORT_CACHE: 'false' });

@@ -212,6 +212,11 @@ export const configSchema = z.object({
        */
       exportCache: bool.default(true),
       /**
+       * Exports encoding at once (each with two encoder threads); further downloads that
+       * need an encode wait their turn — and then usually find the file kept.
+       */
+      exportMaxEncodes: z.coerce.number().int().min(1).max(64).default(2),
+      /**
        * Formats written for both splits (metadata included) as soon as a version is ready,
        * so even its first download streams a finished file; `none` writes them on first
        * download only. Ignored when `exportCache` is off.

@@ -71,6 +71,7 @@ export const ENV_MAPPING: Readonly<Record<string, string>> = {
   CLARA_DATASETS_PARQUET_ZSTD_LEVEL: 'datasets.parquetZstdLevel',
   CLARA_DATASETS_EXPORT_CACHE: 'datasets.exportCache',
   CLARA_DATASETS_EXPORT_PREPARE: 'datasets.exportPrepare',
+  CLARA_DATASETS_EXPORT_MAX_ENCODES: 'datasets.exportMaxEncodes',
   // idempotency
   CLARA_IDEMPOTENCY_TTL_HOURS: 'idempotency.ttlHours',
 };

@@ -144,18 +144,21 @@ export class ExportCache {
    * Passes `chunks` through unchanged and keeps a copy: the file takes its name once the
    * last chunk has gone through, and is dropped if the consumer stops early (a client that
    * hangs up) or the source fails. Keeping is best effort: a full disk costs the copy, not
-   * the download. `finished`, when given, learns whether the file was kept (after the
-   * flush and rename, which the consumer does not wait for).
+   * the download. `settling`, when given, receives (as the generator ends) the promise of
+   * whether the file was kept — the flush and rename, which the consumer does not wait for.
    */
   async *keep(
     key: ExportKey,
     chunks: AsyncIterable<Buffer>,
-    finished?: (kept: boolean) => void,
+    settling?: (kept: Promise<boolean>) => void,
   ): AsyncGenerator<Buffer> {
     const writer = this.enabled ? await this.writer(key) : null;
     if (!writer) {
-      yield* chunks;
-      finished?.(false);
+      try {
+        yield* chunks;
+      } finally {
+        settling?.(Promise.resolve(false));
+      }
       return;
     }
     let complete = false;
@@ -169,8 +172,8 @@ export class ExportCache {
       complete = true;
     } finally {
       const settled = writer.finish(complete);
-      if (complete) void settled.then(finished);
-      else await settled;
+      settling?.(settled);
+      if (!complete) await settled;
     }
   }
 

@@ -9,6 +9,7 @@ import { type RecordFormat, type Split, SPLITS } from '../domain/record-format.j
 import type { DatasetVersionEntity } from '../storage/dataset.entities.js';
 import { DatasetsRepository } from '../storage/datasets.repository.js';
 import { sqliteHandle } from '../storage/sql.js';
+import { EncodeSlots } from './encode-slots.js';
 import { ExportCache, type ExportKey } from './export-cache.js';
 import {
   CONTENT_TYPES,
@@ -44,7 +45,12 @@ export class ExportService {
     private readonly cache: ExportCache,
     @Inject(CLARA_CONFIG) private readonly config: ClaraConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
-  ) {}
+  ) {
+    this.encodeSlots = new EncodeSlots(config.datasets.exportMaxEncodes);
+  }
+
+  /** Exports encoding at once (downloads without a kept file, and preparation). */
+  private readonly encodeSlots: EncodeSlots;
 
   /** A strong ETag: the content checksum plus everything else that shapes the bytes. */
   etagOf(version: DatasetVersionEntity, split: Split, format: ExportFormat, metadata: boolean) {
@@ -58,20 +64,39 @@ export class ExportService {
     metadata: boolean,
   ): Promise<ExportFile> {
     const key = keyOf(version, split, format, metadata);
-    const kept = await this.cache.open(key);
-    const body =
-      kept?.body ??
-      Readable.from(this.cache.keep(key, this.chunks(version, split, format, metadata)), {
-        objectMode: false,
-      });
-    return {
+    const describe = (size: number | null, body: Readable): ExportFile => ({
       fileName: exportFileName(split, format),
       contentType: CONTENT_TYPES[format],
       etag: this.etagOf(version, split, format, metadata),
       records: split === 'train' ? version.trainCount : version.validationCount,
-      size: kept?.size ?? null,
+      size,
       body,
-    };
+    });
+    const kept = await this.cache.open(key);
+    if (kept) return describe(kept.size, kept.body);
+    const release = await this.encodeSlots.acquire();
+    try {
+      // Often the encode this one waited for was of the same file.
+      const keptMeanwhile = await this.cache.open(key);
+      if (keptMeanwhile) {
+        release();
+        return describe(keptMeanwhile.size, keptMeanwhile.body);
+      }
+    } catch (error) {
+      release();
+      throw error;
+    }
+    let settled: Promise<unknown> = Promise.resolve();
+    const body = Readable.from(
+      this.cache.keep(key, this.chunks(version, split, format, metadata), (kept) => {
+        settled = kept;
+      }),
+      { objectMode: false },
+    );
+    // The slot is held until the copy is named (or dropped), so a download waiting for it
+    // finds the file; a stream that never started gives it back when it is closed.
+    body.once('close', () => void settled.then(release, release));
+    return describe(null, body);
   }
 
   /**
@@ -90,17 +115,20 @@ export class ExportService {
         if (stopped()) return written;
         const key = keyOf(version, split, format, true);
         if ((await this.cache.sizes([key])).size > 0) continue;
-        let kept: (value: boolean) => void = () => undefined;
-        const done = new Promise<boolean>((resolve) => (kept = resolve));
-        const copy = this.cache.keep(key, this.chunks(version, split, format, true), kept);
-        let finished = true;
-        for await (const _chunk of copy) {
-          if (stopped()) {
-            finished = false;
-            break;
+        const release = await this.encodeSlots.acquire();
+        let settled: Promise<boolean> = Promise.resolve(false);
+        try {
+          if ((await this.cache.sizes([key])).size > 0) continue;
+          const copy = this.cache.keep(key, this.chunks(version, split, format, true), (kept) => {
+            settled = kept;
+          });
+          for await (const _chunk of copy) {
+            if (stopped()) break;
           }
+          if (await settled) written++;
+        } finally {
+          release();
         }
-        if (finished && (await done)) written++;
       }
     }
     return written;
