@@ -156,6 +156,12 @@ describe.each(testEngines())('kept export files on %s', (engine) => {
     expect(existsSync(orphan)).toBe(false);
     expect(existsSync(join(versionFolder, 'train.csv.meta'))).toBe(true);
 
+    // A kept file changed on disk is not sent: it is removed and encoded again.
+    const csv = join(versionFolder, 'train.csv.meta');
+    writeFileSync(csv, 'not what Clara wrote');
+    const res = await app.download(id, 1, FILE('train', 'csv'));
+    expect(res.rawPayload.equals(await encodedLive(id, 'train', 'csv'))).toBe(true);
+
     expect((await app.call('DELETE', `/datasets/${id}`, 'admin')).statusCode).toBe(204);
     expect(existsSync(folder)).toBe(false);
   });

@@ -127,7 +127,11 @@ export class ExportCache {
       const trailer = Buffer.alloc(TRAILER_BYTES);
       if (size >= TRAILER_BYTES) await handle.read(trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES);
       if (!trailer.subarray(8).equals(TRAILER_MAGIC)) {
-        throw new Error(`${this.pathOf(key)} is not a kept export file`);
+        // Not what this writer names into place (changed on disk): encode it again.
+        this.logger.warn(`removing ${this.pathOf(key)}: not a kept export file`);
+        await handle.close();
+        await rm(this.pathOf(key), { force: true });
+        return null;
       }
       return {
         handle,
