@@ -449,7 +449,8 @@ export class ManifestFileDto {
   @ApiProperty({
     type: Number,
     nullable: true,
-    description: 'Size of the file once written (at version creation or by a first download); null before',
+    description:
+      'Size of the file once written (at version creation or by a first download); null before',
   })
   size_bytes!: number | null;
 }
