@@ -20,12 +20,13 @@ export { splitDocuments } from './domain/split.js';
 export {
   CONTENT_TYPES,
   EXPORT_FORMATS,
+  EXPORT_LAYOUT,
   type ExportFormat,
   exportFileName,
 } from './export/file-names.js';
 export { ExportCache, type ExportKey } from './export/export-cache.js';
 export { ExportPreparer } from './export/export-preparer.js';
-export { EXPORT_LAYOUT, ExportService } from './export/export.service.js';
+export { ExportService } from './export/export.service.js';
 export { csvChunks, jsonlChunks, parquetChunks, parquetSchema } from './export/record-writers.js';
 export {
   type DatasetVersionDescription,

@@ -21,8 +21,6 @@ import {
 import { recordPages, storedRecords } from './record-pages.js';
 import { csvChunks, jsonlChunks, parquetChunks, type RecordSource } from './record-writers.js';
 
-export { EXPORT_LAYOUT };
-
 export interface ExportFile {
   fileName: string;
   contentType: string;
@@ -40,6 +38,9 @@ export interface ExportFile {
  */
 @Injectable()
 export class ExportService {
+  /** Exports encoding at once (downloads without a kept file, and preparation). */
+  private readonly encodeSlots: EncodeSlots;
+
   constructor(
     private readonly repository: DatasetsRepository,
     private readonly cache: ExportCache,
@@ -48,9 +49,6 @@ export class ExportService {
   ) {
     this.encodeSlots = new EncodeSlots(config.datasets.exportMaxEncodes);
   }
-
-  /** Exports encoding at once (downloads without a kept file, and preparation). */
-  private readonly encodeSlots: EncodeSlots;
 
   /** A strong ETag: the content checksum plus everything else that shapes the bytes. */
   etagOf(version: DatasetVersionEntity, split: Split, format: ExportFormat, metadata: boolean) {
@@ -114,10 +112,10 @@ export class ExportService {
       for (const format of formats) {
         if (stopped()) return written;
         const key = keyOf(version, split, format, true);
-        if ((await this.cache.sizes([key])).size > 0) continue;
         const release = await this.encodeSlots.acquire();
         let settled: Promise<boolean> = Promise.resolve(false);
         try {
+          // Kept already (by a download, or an earlier start of this preparation)?
           if ((await this.cache.sizes([key])).size > 0) continue;
           const copy = this.cache.keep(key, this.chunks(version, split, format, true), (kept) => {
             settled = kept;
