@@ -13,13 +13,14 @@
 import 'reflect-metadata';
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { build, machineLine, makeTempDirSafe, parseArgsSafe, ROOT } from './support.mjs';
+import { build, machineLine, parseArgs, ROOT } from '../lib/clara.mjs';
 
-const options = parseArgsSafe(process.argv.slice(2), {
+const options = parseArgs(process.argv.slice(2), {
   chunks: '10000',
   configs: 'embedded,servers',
   queries: 50,
@@ -108,7 +109,7 @@ function serverVariables() {
 }
 
 async function open(configuration) {
-  const dataDir = makeTempDirSafe('clara-bench-corpus-');
+  const dataDir = mkdtempSync(join(tmpdir(), 'clara-bench-corpus-'));
   const namespace = `bench_${randomBytes(4).toString('hex')}`;
   const env = {
     CLARA_ENVIRONMENT: 'testing',
@@ -275,7 +276,7 @@ function summary(values) {
 }
 
 const results = [];
-console.log(machineLine());
+console.log(`machine: ${machineLine()}`);
 for (const chunks of String(options.chunks).split(',').map(Number)) {
   for (const configuration of String(options.configs).split(',')) {
     process.stderr.write(`${configuration}, ${chunks} chunks…\n`);

@@ -20,17 +20,19 @@ import {
   closeSync,
   createWriteStream,
   fsyncSync,
+  mkdtempSync,
   openSync,
   rmSync,
   statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { build, machineLine, makeTempDirSafe, parseArgsSafe, ROOT } from '../corpus/support.mjs';
+import { build, machineLine, parseArgs, ROOT } from '../lib/clara.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const lib = (name) =>
@@ -328,7 +330,7 @@ function child(...args) {
   });
 }
 
-const options = parseArgsSafe(process.argv.slice(2), {
+const options = parseArgs(process.argv.slice(2), {
   records: '100000,1000000',
   formats: 'jsonl,csv,parquet',
   latencyRecords: 100000,
@@ -338,12 +340,12 @@ const options = parseArgsSafe(process.argv.slice(2), {
 if (options.build) build(['datasets']);
 const counts = String(options.records).split(',').map(Number);
 const formats = String(options.formats).split(',');
-const report = { machine: machineLine(), runs: [], latency: null };
+const report = { machine: `machine: ${machineLine()}`, runs: [], latency: null };
 console.log(report.machine);
 const mb = (bytes) => bytes / 2 ** 20;
 
 for (const n of counts) {
-  const dir = makeTempDirSafe('clara-export-bench-');
+  const dir = mkdtempSync(join(tmpdir(), 'clara-export-bench-'));
   try {
     process.stderr.write(`seeding ${n} records…\n`);
     await child('seed', dir, n);
